@@ -1,0 +1,53 @@
+"""The request type that the mapping layer hands to the pipeline.
+
+A ``CioRequest`` is everything the Beam side needs to route, batch, order and
+send one Customer.io call, with the JSON body already serialized once (by
+orjson) so that batching can concatenate bytes instead of serializing again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+# The path every v2 batch item is sent to, inside {"batch": [items]}.
+BATCH_PATH = "/api/v2/batch"
+
+
+@dataclass(frozen=True, slots=True)
+class CioRequest:
+    """One Customer.io call (or one item of a v2 batch call).
+
+    method: "PUT", "POST" or "DELETE".
+    url: the full URL (base URL of the data center or --endpoint, plus path and
+        query); for a batch item it is the batch URL the item will be sent to.
+    body: the serialized JSON body, or None for calls without a body; for a
+        batch item, the serialized item alone.
+    batch_item: True when this is an item of ``POST /api/v2/batch``.
+    person_key: who the call is about, e.g. "id:42", "email:a@b.co",
+        "anonymous_id:x", "object:1:acme"; requests with the same key are sent
+        in event-time order, one at a time.
+    message_id: the source event's messageId (None when it had none).
+    timestamp: the source event's time in Unix seconds (None when unknown);
+        used to order one person's requests.
+    event_type: the source event's normalised type ("identify", "track", ...).
+    """
+
+    method: str
+    url: str
+    body: bytes | None
+    batch_item: bool
+    person_key: str | None
+    message_id: str | None
+    timestamp: float | None
+    event_type: str
+
+    @property
+    def size(self) -> int:
+        """Serialized size of the body (or batch item) in bytes."""
+        return len(self.body) if self.body is not None else 0
+
+    def json(self):
+        """The body as Python objects (None when there is no body)."""
+        return orjson.loads(self.body) if self.body is not None else None
