@@ -1,0 +1,92 @@
+"""Builds (but does not run) the pipeline: the job's shape in one page.
+
+    read -> parse -> route by type -> map (a ParDo per type)
+         -> v1 calls: group per person, in event-time order
+         -> v2 items: window, shard, cut into /api/v2/batch requests
+         -> deliver (paced, retried)  or  write a dry run
+    every stage's failures -> dead-letter output
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from pipeline.batching import BatchItems
+from pipeline.dead_letter import DEAD_LETTER
+from pipeline.delivery import DeliverCalls
+from pipeline.options import JobConfig
+from pipeline.ordering import OrderPerPerson
+from pipeline.parse import ParseEvents
+from pipeline.routing import MapEvents, RouteByType
+from pipeline.sinks import WriteDeadLetters, WriteDryRun
+from pipeline.sources import ReadRawEvents
+from transforms import EVENT_TYPES
+
+
+class MapByType(beam.PTransform):
+    """Routes events by type and maps each type with its own ParDo.
+
+    Returns (requests, dead letters).
+    """
+
+    def __init__(self, settings):
+        super().__init__()
+        self.settings = settings
+
+    def expand(self, events):
+        routed = events | "RouteByType" >> beam.ParDo(RouteByType()).with_outputs(*EVENT_TYPES, DEAD_LETTER)
+        requests, dead = [], [routed[DEAD_LETTER]]
+        for kind in EVENT_TYPES:
+            mapped = routed[kind] | f"Map{kind.capitalize()}" >> beam.ParDo(
+                MapEvents(kind, self.settings)
+            ).with_outputs(DEAD_LETTER, main="requests")
+            requests.append(mapped.requests)
+            dead.append(mapped[DEAD_LETTER])
+        return (
+            requests | "AllRequests" >> beam.Flatten(),
+            dead | "MapFailures" >> beam.Flatten(),
+        )
+
+
+class PrepareCalls(beam.PTransform):
+    """Mapped requests -> (key, [HttpCall, ...]) groups ready to send in order."""
+
+    def __init__(self, batch_shards: int):
+        super().__init__()
+        self.batch_shards = batch_shards
+
+    def expand(self, requests):
+        single, items = requests | "SplitBatchItems" >> beam.Partition(
+            lambda outbound, _: 1 if outbound.request.batch_item else 0, 2
+        )
+        v1_calls = single | "OrderPerPerson" >> OrderPerPerson()
+        batch_calls = items | "BatchItems" >> BatchItems(self.batch_shards)
+        return (v1_calls, batch_calls) | "AllCalls" >> beam.Flatten()
+
+
+def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
+    """Adds the whole job to `p`; returns its main PCollections (for tests)."""
+    raw = p | "ReadEvents" >> ReadRawEvents(config)
+    parsed = raw | "Parse" >> beam.ParDo(ParseEvents()).with_outputs(DEAD_LETTER, main="events")
+    requests, map_dead = parsed.events | "MapByType" >> MapByType(config.settings)
+    calls = requests | "PrepareCalls" >> PrepareCalls(config.batch_shards)
+
+    dead = [parsed[DEAD_LETTER], map_dead]
+    if config.dry_run_output:
+        calls | "DryRun" >> WriteDryRun(config.dry_run_output, config.streaming)
+    else:
+        delivered = calls | "Deliver" >> beam.ParDo(DeliverCalls(
+            config.settings,
+            rate_per_process=config.per_process_rate,
+            max_retries=config.max_retries,
+            request_timeout=config.request_timeout,
+            backoff_seconds=config.backoff_seconds,
+            max_backoff_seconds=config.max_backoff_seconds,
+            threads=config.delivery_threads,
+        )).with_outputs(DEAD_LETTER, main="delivered")
+        dead.append(delivered[DEAD_LETTER])
+    dead_letters = dead | "AllDeadLetters" >> beam.Flatten()
+    dead_letters | "WriteDeadLetters" >> WriteDeadLetters(
+        config.dead_letter, config.dead_letter_topic, config.streaming
+    )
+    return {"events": parsed.events, "requests": requests, "calls": calls, "dead_letters": dead_letters}

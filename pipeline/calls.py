@@ -1,0 +1,70 @@
+"""The elements that flow between the pipeline's stages.
+
+`Outbound` is one mapped request with the event it came from (kept as JSON
+bytes, so a failure at delivery can still dead-letter the original event);
+`HttpCall` is one HTTP request ready to send: a v1 call, or a v2 batch that
+carries many items and so many source events.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from transforms import CioRequest
+
+
+@dataclass(slots=True)
+class Outbound:
+    """A mapped request and its source event (orjson bytes)."""
+
+    request: CioRequest
+    event: bytes
+
+
+@dataclass(slots=True)
+class HttpCall:
+    """One HTTP request to send, with the source events of its body.
+
+    For a v2 batch, ``events[i]`` is the source of ``batch[i]``, so a 207
+    answer can dead-letter exactly the items it lists.
+    """
+
+    method: str
+    url: str
+    body: bytes | None
+    endpoint: str
+    events: list[bytes]
+    batch: bool
+
+
+# Collapses the variable parts of a path, so that metrics have few names:
+# /api/v1/customers/u%401/devices/tok -> /api/v1/customers/{id}/devices/{token}
+_PATH_PARTS = (
+    (re.compile(r"^/api/v1/customers/[^/?]+"), "/api/v1/customers/{id}"),
+    (re.compile(r"/devices/[^/?]+$"), "/devices/{token}"),
+    (re.compile(r"^/api/v1/segments/[^/?]+"), "/api/v1/segments/{segment}"),
+)
+
+
+def endpoint_label(method: str, url: str) -> str:
+    """A metrics label such as ``POST /api/v1/customers/{id}/events``."""
+    path = url.split("://", 1)[-1]
+    path = path[path.find("/"):] if "/" in path else "/"
+    path = path.split("?", 1)[0]
+    for pattern, replacement in _PATH_PARTS:
+        path = pattern.sub(replacement, path)
+    return f"{method} {path}"
+
+
+def single_call(outbound: Outbound) -> HttpCall:
+    """The HTTP call of a request that is sent on its own (not batched)."""
+    request = outbound.request
+    return HttpCall(
+        method=request.method,
+        url=request.url,
+        body=request.body,
+        endpoint=endpoint_label(request.method, request.url),
+        events=[outbound.event],
+        batch=False,
+    )

@@ -1,0 +1,259 @@
+"""Sends HTTP calls to Customer.io: paced, retried, and nothing lost.
+
+`DeliverCalls` receives ``(key, [HttpCall, ...])``: the calls of one person
+(v1) or one shard of batches (v2), already in send order. Each group is sent
+by one task of a thread pool, call after call, so one person's requests are
+never concurrent while many people are served at once. Every call ends
+delivered or dead-lettered (with Customer.io's status and answer).
+
+A DoFn of our own rather than Beam's RequestResponseIO: that one has no
+dead-letter output in Python, a fixed retry policy, and fails the pipeline
+on a 400 (see BEAM-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import email.utils
+import logging
+import random
+import time
+
+import apache_beam as beam
+import orjson
+import requests
+from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
+
+from pipeline.calls import HttpCall
+from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
+from pipeline.progress import Progress
+from pipeline.ratelimit import AdaptiveRateLimiter
+from transforms import Settings
+
+LOG = logging.getLogger("cio-pipeline")
+
+RETRYABLE = frozenset({408, 429}) | frozenset(range(500, 600))
+MAX_ERROR_BODY = 1000
+USER_AGENT = "customerio-beam/0.1 (+apache-beam)"
+
+
+class RetryPolicy:
+    """Capped exponential backoff with full jitter, honouring Retry-After."""
+
+    def __init__(self, max_retries: int, base: float, cap: float, rng=None):
+        self.max_retries = max_retries
+        self.base = base
+        self.cap = cap
+        self.rng = rng or random.Random()
+
+    def delay(self, retry: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number `retry` (1, 2, ...)."""
+        backoff = self.rng.uniform(0, min(self.cap, self.base * (2 ** (retry - 1))))
+        if retry_after is not None:
+            return max(min(retry_after, max(self.cap, 1.0)), backoff)
+        return backoff
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_ERROR_BODY else text[:MAX_ERROR_BODY] + "…"
+
+
+class _Outcome:
+    """What one task did: dead-letter records and metric increments.
+
+    Beam metrics can only be updated on the bundle's own thread, so tasks
+    collect their counts here and the DoFn adds them up when it collects.
+    """
+
+    __slots__ = ("dead_letters", "counts")
+
+    def __init__(self):
+        self.dead_letters: list[bytes] = []
+        self.counts: collections.Counter = collections.Counter()
+
+
+class CallSender:
+    """Sends one call with retries; usable without Beam (tests, tools)."""
+
+    def __init__(self, session: requests.Session, authorization: str, limiter: AdaptiveRateLimiter,
+                 policy: RetryPolicy, timeout: float, sleep=time.sleep):
+        self.session = session
+        self.headers = {
+            "Authorization": authorization,
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        self.limiter = limiter
+        self.policy = policy
+        self.timeout = timeout
+        self.sleep = sleep
+
+    def send(self, call: HttpCall, outcome: _Outcome) -> None:
+        counts = outcome.counts
+        attempts = 0
+        while True:
+            attempts += 1
+            waited = self.limiter.acquire()
+            if waited:
+                counts[("cio", "throttled_ms")] += int(waited * 1000)
+            status, text, retry_after = self._attempt(call)
+            counts[("cio.requests", f"{call.endpoint} {status or 'no answer'}")] += 1
+            if status is not None and 200 <= status < 300 and status != 207:
+                self.limiter.succeeded()
+                counts[("cio", "events_delivered")] += len(call.events)
+                return
+            if status == 207 and call.batch:
+                self.limiter.succeeded()
+                self._partial(call, text, attempts, outcome)
+                return
+            if status is None or status in RETRYABLE:
+                if status == 429:
+                    self.limiter.throttled(retry_after)
+                if attempts <= self.policy.max_retries:
+                    counts[("cio", "retries")] += 1
+                    self.sleep(self.policy.delay(attempts, retry_after))
+                    continue
+                reason = f"gave up after {attempts} attempts: {text}"
+            else:
+                reason = f"Customer.io answered {status}: {text}"
+            for event in call.events:
+                outcome.dead_letters.append(
+                    dead_letter_record("deliver", reason, event=event, status=status, attempts=attempts)
+                )
+            return
+
+    def _attempt(self, call: HttpCall):
+        """One try: (status or None, short text for errors, Retry-After)."""
+        try:
+            response = self.session.request(
+                call.method, call.url, data=call.body, headers=self.headers, timeout=self.timeout
+            )
+        except requests.Timeout:
+            return None, f"no answer within {self.timeout:g} s", None
+        except requests.ConnectionError as err:
+            return None, f"connection failed ({type(err).__name__})", None
+        except requests.RequestException as err:
+            return None, f"request failed ({type(err).__name__})", None
+        status = response.status_code
+        if 200 <= status < 300 and status != 207:
+            return status, "", None
+        text = _short(response.text) if status != 207 else response.text
+        if status in RETRYABLE:
+            text = f"HTTP {status} {_short(response.text)}".strip()
+        return status, text, parse_retry_after(response.headers.get("Retry-After"))
+
+    def _partial(self, call: HttpCall, text: str, attempts: int, outcome: _Outcome) -> None:
+        """A 207: dead-letter exactly the items listed, the rest are delivered."""
+        try:
+            errors = orjson.loads(text).get("errors") or []
+        except (orjson.JSONDecodeError, AttributeError):
+            errors = []
+        failed: dict[int, list[str]] = {}
+        for error in errors:
+            if not isinstance(error, dict):
+                continue
+            index = error.get("batch_index")
+            if isinstance(index, int) and 0 <= index < len(call.events):
+                parts = [str(error[k]) for k in ("reason", "field", "message") if error.get(k)]
+                failed.setdefault(index, []).append(" ".join(parts) or "invalid item")
+        if not failed and errors:
+            # Errors we cannot attribute to an item: fail the whole batch
+            # rather than count anything as delivered that may not be.
+            failed = {i: [_short(text)] for i in range(len(call.events))}
+        for index, reasons in failed.items():
+            outcome.dead_letters.append(dead_letter_record(
+                "deliver", "Customer.io rejected the item: " + "; ".join(reasons),
+                event=call.events[index], status=207, attempts=attempts,
+            ))
+        outcome.counts[("cio", "events_delivered")] += len(call.events) - len(failed)
+
+
+class DeliverCalls(beam.DoFn):
+    """Sends groups of calls to Customer.io; failures to the dead-letter tag."""
+
+    def __init__(self, settings: Settings, rate_per_process: float, max_retries: int,
+                 request_timeout: float, backoff_seconds: float, max_backoff_seconds: float,
+                 threads: int):
+        self.settings = settings
+        self.rate_per_process = rate_per_process
+        self.max_retries = max_retries
+        self.request_timeout = request_timeout
+        self.backoff_seconds = backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.threads = threads
+
+    def setup(self):
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=self.threads, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.verify = True  # TLS verification is never turned off.
+        self.sender = CallSender(
+            self.session,
+            self.settings.authorization(),
+            AdaptiveRateLimiter(self.rate_per_process),
+            RetryPolicy(self.max_retries, self.backoff_seconds, self.max_backoff_seconds),
+            self.request_timeout,
+        )
+        self.pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="cio-deliver")
+        self.progress = Progress("sent", unit="calls")
+
+    def start_bundle(self):
+        self.pending = collections.deque()
+
+    def _send_group(self, calls: list[HttpCall]) -> _Outcome:
+        outcome = _Outcome()
+        for call in calls:
+            try:
+                self.sender.send(call, outcome)
+            except Exception as err:  # never lose the events of a call to a bug
+                LOG.exception("unexpected error delivering a call")
+                for event in call.events:
+                    outcome.dead_letters.append(dead_letter_record(
+                        "deliver", f"internal error while delivering: {type(err).__name__}", event=event))
+        return outcome
+
+    def _collect(self, future, window, timestamp):
+        outcome = future.result()
+        for (namespace, name), value in outcome.counts.items():
+            Metrics.counter(namespace, name).inc(value)
+        for record in outcome.dead_letters:
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(record, timestamp, [window]))
+
+    def process(self, element, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
+        _, calls = element
+        self.progress.tick(len(calls))
+        self.pending.append((self.pool.submit(self._send_group, list(calls)), window, timestamp))
+        # Bound the work in flight; hand back whatever is already finished.
+        while self.pending and (len(self.pending) > 4 * self.threads or self.pending[0][0].done()):
+            yield from self._collect(*self.pending.popleft())
+
+    def finish_bundle(self):
+        while self.pending:
+            yield from self._collect(*self.pending.popleft())
+
+    def teardown(self):
+        pool = getattr(self, "pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
+        session = getattr(self, "session", None)
+        if session is not None:
+            session.close()

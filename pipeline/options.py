@@ -1,0 +1,241 @@
+"""Command-line options of the job, as Beam PipelineOptions.
+
+Every flag is a Beam option in Beam's snake_case, so the same command line
+works on DirectRunner and on Dataflow (and in a Flex Template). This module
+only declares the flags and turns them into checked settings; building the
+pipeline is `pipeline.build`'s job.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    _BeamArgumentParser,
+    PipelineOptions,
+    StandardOptions,
+    WorkerOptions,
+)
+
+from transforms import Settings, SettingsError, load_settings
+
+
+class OptionsError(ValueError):
+    """Bad command-line settings; ``str(err)`` is one line for the user."""
+
+
+class CustomerIoOptions(PipelineOptions):
+    """The flags of this pipeline (``cio-pipeline --help`` lists them)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        add_customerio_arguments(parser)
+
+
+def add_customerio_arguments(parser) -> None:
+    """Declares our flags on an argparse-style parser (Beam's or a plain one)."""
+    io = parser.add_argument_group("input and output")
+    io.add_argument("--input", default=None,
+                    help="JSON-lines event files to read (a glob on any Beam filesystem; .gz/.bz2/.zst by extension): a batch job")
+    io.add_argument("--subscription", default=None,
+                    help="Pub/Sub subscription projects/P/subscriptions/S to read events from: a streaming job")
+    io.add_argument("--topic", default=None,
+                    help="Pub/Sub topic projects/P/topics/T to read from (a temporary subscription is made): a streaming job")
+    io.add_argument("--timestamp_attribute", default=None,
+                    help="Pub/Sub message attribute holding the event time (RFC 3339 or epoch ms)")
+    io.add_argument("--dead_letter", default=None,
+                    help="path prefix of the dead-letter JSON-lines files (default out/dead_letter/events)")
+    io.add_argument("--dead_letter_topic", default=None,
+                    help="Pub/Sub topic projects/P/topics/T to publish dead-letter records to, instead of files")
+    io.add_argument("--dry_run_output", default=None,
+                    help="write each request as a JSON line {method,url,json} to this path prefix instead of sending it")
+    io.add_argument("--endpoint", default=None,
+                    help="send every request to this base URL instead of Customer.io (e.g. the local cio-sandbox)")
+
+    cio = parser.add_argument_group("Customer.io")
+    cio.add_argument("--site_id", default=None,
+                     help="Customer.io site id (default: environment variable CIO_SITE_ID)")
+    cio.add_argument("--api_key", default=None,
+                     help="Customer.io Track API key (default: environment variable CIO_API_KEY, or --api_key_file)")
+    cio.add_argument("--api_key_file", default=None,
+                     help="read the Track API key from this file (first line)")
+    cio.add_argument("--datacenter", default="US",
+                     help="Customer.io data center: US (track.customer.io) or EU (track-eu.customer.io)")
+    cio.add_argument("--api_version", default="v1",
+                     help="v1: per-type Track API calls (objects via /api/v2/batch); v2: everything via /api/v2/batch")
+    cio.add_argument("--device_token_event", default=None,
+                     help="an extra event name that also registers the device in context.device.token")
+    cio.add_argument("--record_object", default="person",
+                     help="what warehouse record messages update: person or event")
+    cio.add_argument("--no_dedup_ids", dest="dedup_ids", action="store_false", default=True,
+                     help="do not add deterministic dedup ids (ULIDs) to events")
+
+    rate = parser.add_argument_group("delivery")
+    rate.add_argument("--rate_limit", type=float, default=1000.0,
+                      help="requests per second for the whole job (Customer.io's workspace limit is about 1000)")
+    rate.add_argument("--rate_limit_shares", type=int, default=0,
+                      help="how many processes share --rate_limit (default: from --max_num_workers/--num_workers/--direct_num_workers)")
+    rate.add_argument("--max_retries", type=int, default=6,
+                      help="retries of a request answered 408, 429, 5xx, timed out or dropped, before it is dead-lettered")
+    rate.add_argument("--request_timeout", type=float, default=10.0,
+                      help="seconds to wait for Customer.io to answer one request")
+    rate.add_argument("--backoff_seconds", type=float, default=0.5,
+                      help="first retry delay; it doubles on each retry (with jitter) up to --max_backoff_seconds")
+    rate.add_argument("--max_backoff_seconds", type=float, default=30.0,
+                      help="longest delay between two retries")
+    rate.add_argument("--delivery_threads", type=int, default=16,
+                      help="concurrent HTTP requests per worker process (one person's requests are never concurrent)")
+    rate.add_argument("--window_seconds", type=float, default=5.0,
+                      help="streaming: fixed window that object/v2 items are batched in, and the longest wait before a send")
+    rate.add_argument("--batch_shards", type=int, default=8,
+                      help="keys that v2 batch items are spread over, so batches are sent in parallel")
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """The checked configuration the pipeline is built from (no Beam types)."""
+
+    settings: Settings
+    input: str | None
+    subscription: str | None
+    topic: str | None
+    timestamp_attribute: str | None
+    streaming: bool
+    dead_letter: str | None
+    dead_letter_topic: str | None
+    dry_run_output: str | None
+    rate_limit: float
+    rate_limit_shares: int
+    max_retries: int
+    request_timeout: float
+    backoff_seconds: float
+    max_backoff_seconds: float
+    delivery_threads: int
+    window_seconds: float
+    batch_shards: int
+
+    @property
+    def per_process_rate(self) -> float:
+        """This process's share of the job-wide request budget."""
+        return self.rate_limit / max(1, self.rate_limit_shares)
+
+
+DEFAULT_DEAD_LETTER = "out/dead_letter/events"
+
+
+def _rate_limit_shares(options: PipelineOptions, explicit: int) -> int:
+    """How many processes send at once: the job's budget is split between them.
+
+    On Dataflow each worker runs its own copy of the delivery DoFn, so the
+    budget is divided by --max_num_workers (or --num_workers); locally by
+    --direct_num_workers in multi-processing mode. --rate_limit_shares wins.
+    """
+    if explicit > 0:
+        return explicit
+    worker = options.view_as(WorkerOptions)
+    for n in (worker.max_num_workers, worker.num_workers):
+        if n:
+            return int(n)
+    direct = options.view_as(DirectOptions)
+    if direct.direct_running_mode == "multi_processing" and direct.direct_num_workers > 1:
+        return int(direct.direct_num_workers)
+    return 1
+
+
+def _read_api_key(opts: CustomerIoOptions) -> str | None:
+    if opts.api_key:
+        return opts.api_key
+    if opts.api_key_file:
+        try:
+            with open(opts.api_key_file, encoding="utf-8") as handle:
+                return handle.readline().strip()
+        except OSError as err:
+            raise OptionsError(f"cannot read --api_key_file: {err.strerror}") from None
+    return os.environ.get("CIO_API_KEY")
+
+
+def unknown_flags(argv: list[str]) -> list[str]:
+    """Flags that no PipelineOptions class knows (Beam itself only warns).
+
+    Mirrors PipelineOptions.get_all_options, which uses the same private
+    parser class; a typo such as --rate_limt must not pass unnoticed.
+    """
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    seen = {}
+    for cls in PipelineOptions.__subclasses__():
+        seen.setdefault(str(cls), cls)
+    for cls in seen.values():
+        cls._add_argparse_args(parser)  # pylint: disable=protected-access
+    _, unknown = parser.parse_known_args(argv)
+    return [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
+
+
+def job_config(options: PipelineOptions) -> JobConfig:
+    """Checks the options and returns the job's configuration.
+
+    Raises OptionsError with one clear line. The API key is taken out of the
+    options afterwards so that it is not carried in the job's option list.
+    """
+    opts = options.view_as(CustomerIoOptions)
+    problems = []
+    sources = [name for name in ("input", "subscription", "topic") if getattr(opts, name)]
+    if not sources:
+        problems.append("one of --input, --subscription or --topic is required")
+    elif len(sources) > 1:
+        problems.append("give only one of --input, --subscription, --topic")
+    if opts.dead_letter and opts.dead_letter_topic:
+        problems.append("give only one of --dead_letter, --dead_letter_topic")
+    for name in ("rate_limit", "request_timeout", "window_seconds"):
+        if getattr(opts, name) <= 0:
+            problems.append(f"--{name} must be greater than 0")
+    for name in ("max_retries", "backoff_seconds", "max_backoff_seconds"):
+        if getattr(opts, name) < 0:
+            problems.append(f"--{name} must not be negative")
+    for name in ("delivery_threads", "batch_shards"):
+        if getattr(opts, name) < 1:
+            problems.append(f"--{name} must be at least 1")
+
+    settings = None
+    try:
+        settings = load_settings(
+            site_id=opts.site_id or os.environ.get("CIO_SITE_ID"),
+            api_key=_read_api_key(opts),
+            datacenter=opts.datacenter,
+            api_version=opts.api_version,
+            device_token_event=opts.device_token_event,
+            record_object=opts.record_object,
+            dedup_ids=opts.dedup_ids,
+            endpoint=opts.endpoint,
+        )
+    except SettingsError as err:
+        problems.append(str(err).removeprefix("invalid settings: "))
+    if problems:
+        raise OptionsError("invalid settings: " + "; ".join(problems))
+
+    # Keep the key out of the options that runners log and show in job UIs.
+    opts.api_key = None
+    streaming = bool(opts.subscription or opts.topic)
+    if streaming:
+        options.view_as(StandardOptions).streaming = True
+    return JobConfig(
+        settings=settings,
+        input=opts.input,
+        subscription=opts.subscription,
+        topic=opts.topic,
+        timestamp_attribute=opts.timestamp_attribute,
+        streaming=streaming,
+        dead_letter=None if opts.dead_letter_topic else (opts.dead_letter or DEFAULT_DEAD_LETTER),
+        dead_letter_topic=opts.dead_letter_topic,
+        dry_run_output=opts.dry_run_output,
+        rate_limit=opts.rate_limit,
+        rate_limit_shares=_rate_limit_shares(options, opts.rate_limit_shares),
+        max_retries=opts.max_retries,
+        request_timeout=opts.request_timeout,
+        backoff_seconds=opts.backoff_seconds,
+        max_backoff_seconds=opts.max_backoff_seconds,
+        delivery_threads=opts.delivery_threads,
+        window_seconds=opts.window_seconds,
+        batch_shards=opts.batch_shards,
+    )

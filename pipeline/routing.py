@@ -1,0 +1,82 @@
+"""A ParDo per message type: route by `type`, then map each type on its own.
+
+`RouteByType` sends each event to the tagged output of its type;
+`MapEvents` (one instance per type) calls the pure mapping code of
+`transforms/` and dead-letters what cannot be mapped.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import apache_beam as beam
+import orjson
+from apache_beam.metrics import Metrics
+
+from pipeline.calls import Outbound
+from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
+from transforms import EVENT_TYPES, MAPPERS, MappingError, Settings, event_type
+
+LOG = logging.getLogger("cio-pipeline")
+
+
+def _event_json(event: dict) -> bytes:
+    # orjson refuses what JSON cannot hold (e.g. NaN, huge ints); keep the
+    # record anyway, as text, so the dead-letter line is still valid JSON.
+    try:
+        return orjson.dumps(event)
+    except (TypeError, orjson.JSONEncodeError):
+        return orjson.dumps(repr(event))
+
+
+class RouteByType(beam.DoFn):
+    """Tags each event with its type; unknown types are dead-lettered."""
+
+    def __init__(self):
+        self.failed = Metrics.counter("cio.dead_letter", "map")
+
+    def process(self, event: dict):
+        try:
+            kind = event_type(event)
+        except MappingError as err:
+            self.failed.inc()
+            yield beam.pvalue.TaggedOutput(
+                DEAD_LETTER, dead_letter_record("map", str(err), event=_event_json(event))
+            )
+            return
+        yield beam.pvalue.TaggedOutput(kind, event)
+
+
+class MapEvents(beam.DoFn):
+    """Maps events of one type to Customer.io requests (`Outbound`s)."""
+
+    def __init__(self, kind: str, settings: Settings):
+        if kind not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {kind!r}")
+        self.kind = kind
+        self.settings = settings
+        self.mapped = Metrics.counter("cio.mapped", kind)
+        self.failed = Metrics.counter("cio.dead_letter", "map")
+        self.mapper = None
+
+    def setup(self):
+        self.mapper = MAPPERS[self.kind]
+
+    def process(self, event: dict):
+        try:
+            requests = self.mapper(event, self.settings)
+        except MappingError as err:
+            reason = str(err)
+        except Exception as err:  # a bug must not stop the job: keep the event
+            LOG.exception("unexpected error mapping a %s event", self.kind)
+            reason = f"internal error while mapping: {type(err).__name__}"
+        else:
+            self.mapped.inc()
+            source = _event_json(event)
+            for request in requests:
+                yield Outbound(request, source)
+            return
+        self.failed.inc()
+        yield beam.pvalue.TaggedOutput(
+            DEAD_LETTER, dead_letter_record("map", reason, event=_event_json(event))
+        )

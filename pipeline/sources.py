@@ -1,0 +1,83 @@
+"""Where events come from: JSON-lines files (batch) or Pub/Sub (streaming).
+
+Both sources yield the raw bytes of a line or message; parsing happens in
+`pipeline.parse`, so that text which is not JSON can be dead-lettered as it
+was instead of failing the read.
+"""
+
+from __future__ import annotations
+
+import time
+
+import apache_beam as beam
+from apache_beam.coders import BytesCoder
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.transforms import trigger, window
+from apache_beam.utils.timestamp import Duration, Timestamp
+
+from pipeline.options import JobConfig
+
+
+class ReadRawEvents(beam.PTransform):
+    """Reads raw event text from --input files or from Pub/Sub.
+
+    In streaming, elements are also put into fixed windows of
+    --window_seconds, which bound how long an object or v2 item waits for its
+    batch, and how long a person's requests wait to be put in order.
+    """
+
+    def __init__(self, config: JobConfig):
+        super().__init__()
+        self.config = config
+
+    def expand(self, pbegin):
+        config = self.config
+        if config.input:
+            # Bytes, not str: a line with invalid UTF-8 must reach the
+            # dead-letter output rather than fail the read.
+            return pbegin | "ReadFiles" >> beam.io.ReadFromText(
+                config.input,
+                coder=BytesCoder(),
+                compression_type=CompressionTypes.AUTO,
+            )
+        messages = pbegin | "ReadPubSub" >> beam.io.ReadFromPubSub(
+            subscription=config.subscription,
+            topic=config.topic,
+            timestamp_attribute=config.timestamp_attribute,
+        )
+        return messages | "Window" >> WindowForDelivery(config.window_seconds)
+
+
+class _StampNotBeforeNow(beam.DoFn):
+    """Moves an element's timestamp forward to now when it is older.
+
+    Event times from --timestamp_attribute may lie far behind the watermark;
+    windowing those as they are would make them late, and late data is
+    dropped by GroupByKey. Events are put in order by the event time inside
+    each request instead (see `pipeline.ordering`), so the window only needs
+    to say *when* to send.
+    """
+
+    def process(self, element, timestamp=beam.DoFn.TimestampParam):
+        now = Timestamp.of(time.time())
+        yield window.TimestampedValue(element, max(timestamp, now))
+
+
+class WindowForDelivery(beam.PTransform):
+    """Fixed processing windows; a late pane still fires, nothing is dropped."""
+
+    def __init__(self, window_seconds: float):
+        super().__init__()
+        self.window_seconds = window_seconds
+
+    def expand(self, pcoll):
+        return (
+            pcoll
+            | "StampNotBeforeNow" >> beam.ParDo(_StampNotBeforeNow())
+            | "FixedWindows" >> beam.WindowInto(
+                window.FixedWindows(self.window_seconds),
+                trigger=trigger.AfterWatermark(late=trigger.AfterCount(1)),
+                accumulation_mode=trigger.AccumulationMode.DISCARDING,
+                allowed_lateness=Duration(seconds=24 * 3600),
+            )
+        )

@@ -1,0 +1,20 @@
+"""Small builders shared by the pipeline tests."""
+
+from __future__ import annotations
+
+import orjson
+
+from pipeline.calls import Outbound
+from transforms import CioRequest
+
+BATCH_URL = "http://sandbox/api/v2/batch"
+
+
+def outbound(person="id:1", ts=1.0, kind="track", item=None, batch=True, url=BATCH_URL, method="POST"):
+    """An Outbound request whose source event records its marker."""
+    body = orjson.dumps(item if item is not None else {"person": person, "ts": ts, "kind": kind})
+    request = CioRequest(
+        method=method, url=url, body=body, batch_item=batch, person_key=person,
+        message_id=f"m-{person}-{ts}", timestamp=ts, event_type=kind,
+    )
+    return Outbound(request, orjson.dumps({"person": person, "ts": ts, "type": kind}))

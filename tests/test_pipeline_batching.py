@@ -1,0 +1,64 @@
+"""Items are cut into /api/v2/batch bodies within both of Customer.io's caps."""
+
+import orjson
+import pytest
+
+from pipeline.batching import MAX_BATCH_BYTES, batch_body, cut_into_batches, shard_of
+from tests.pipeline_helpers import outbound
+
+
+def test_batch_body_is_valid_json_of_the_items_in_order():
+    body = batch_body([b'{"a":1}', b'{"b":2}'])
+    assert orjson.loads(body) == {"batch": [{"a": 1}, {"b": 2}]}
+
+
+def test_cuts_at_the_item_cap():
+    items = [outbound(person=f"id:{i}", ts=i) for i in range(2500)]
+    calls = cut_into_batches(items, max_items=1000)
+    assert [len(c.events) for c in calls] == [1000, 1000, 500]
+    assert [len(orjson.loads(c.body)["batch"]) for c in calls] == [1000, 1000, 500]
+    assert all(c.method == "POST" and c.batch and c.endpoint == "POST /api/v2/batch" for c in calls)
+
+
+def test_cuts_at_the_byte_cap_and_fills_it():
+    big = {"attributes": {"x": "y" * 20_000}}
+    items = [outbound(person=f"id:{i}", ts=i, item=big) for i in range(60)]
+    calls = cut_into_batches(items)
+    sizes = [len(c.body) for c in calls]
+    assert all(size <= MAX_BATCH_BYTES for size in sizes)
+    assert sum(len(c.events) for c in calls) == 60
+    # every batch but the last is full: one more item would not have fitted
+    item_size = len(items[0].request.body)
+    assert all(size + item_size + 1 > MAX_BATCH_BYTES for size in sizes[:-1])
+
+
+def test_exactly_at_the_byte_cap_is_allowed():
+    one = outbound(item={"k": "v" * 100})
+    n_bytes = len(batch_body([one.request.body] * 3))
+    calls = cut_into_batches([one] * 3, max_bytes=n_bytes)
+    assert len(calls) == 1
+    calls = cut_into_batches([one] * 3, max_bytes=n_bytes - 1)
+    assert [len(c.events) for c in calls] == [2, 1]
+
+
+def test_events_travel_with_their_items():
+    items = [outbound(person=f"id:{i}", ts=i) for i in range(5)]
+    (call,) = cut_into_batches(items)
+    for item, event in zip(orjson.loads(call.body)["batch"], call.events):
+        assert orjson.loads(event)["person"] == item["person"]
+
+
+def test_no_items_no_calls():
+    assert cut_into_batches([]) == []
+
+
+@pytest.mark.parametrize("shards", [1, 3, 8])
+def test_shard_is_stable_and_in_range(shards):
+    a = outbound(person="email:ann@example.com")
+    assert shard_of(a, shards) == shard_of(outbound(person="email:ann@example.com", ts=9), shards)
+    assert 0 <= shard_of(a, shards) < shards
+
+
+def test_people_spread_over_shards():
+    used = {shard_of(outbound(person=f"id:{i}"), 8) for i in range(200)}
+    assert used == set(range(8))

@@ -1,0 +1,130 @@
+"""Delivery against the real sandbox over sockets: success, retries, 207, 4xx."""
+
+import base64
+
+import orjson
+import pytest
+import requests
+
+from pipeline.calls import HttpCall
+from pipeline.delivery import CallSender, RetryPolicy, _Outcome, parse_retry_after
+from pipeline.ratelimit import AdaptiveRateLimiter
+from tests.services import API_KEY, SITE_ID
+
+AUTH = "Basic " + base64.b64encode(f"{SITE_ID}:{API_KEY}".encode()).decode()
+
+
+def sender(max_retries=3, timeout=2.0, auth=AUTH):
+    no_wait = lambda seconds: None  # noqa: E731 - retries need not really wait here
+    return CallSender(
+        requests.Session(), auth, AdaptiveRateLimiter(10_000, sleep=no_wait),
+        RetryPolicy(max_retries, base=0.01, cap=0.05), timeout, sleep=no_wait,
+    )
+
+
+def identify_call(url, person="42", event=b'{"type":"identify","userId":"42"}'):
+    return HttpCall("PUT", f"{url}/api/v1/customers/{person}", orjson.dumps({"email": "a@b.co"}),
+                    "PUT /api/v1/customers/{id}", [event], False)
+
+
+def batch_call(url, items):
+    events = [orjson.dumps({"n": i}) for i in range(len(items))]
+    body = orjson.dumps({"batch": items})
+    return HttpCall("POST", f"{url}/api/v2/batch", body, "POST /api/v2/batch", events, True)
+
+
+def test_success_is_counted_and_nothing_dead_lettered(sandbox):
+    outcome = _Outcome()
+    sender().send(identify_call(sandbox.url), outcome)
+    assert outcome.dead_letters == []
+    assert outcome.counts[("cio", "events_delivered")] == 1
+    assert outcome.counts[("cio.requests", "PUT /api/v1/customers/{id} 200")] == 1
+    (record,) = sandbox.accepted()
+    assert record["path"] == "/api/v1/customers/42" and record["body"] == {"email": "a@b.co"}
+
+
+def test_server_errors_are_retried_then_dead_lettered(make_sandbox):
+    server = make_sandbox(error_rate=1.0)
+    outcome = _Outcome()
+    sender(max_retries=2).send(identify_call(server.url), outcome)
+    assert server.stats()["requests"] == 3
+    (record,) = [orjson.loads(r) for r in outcome.dead_letters]
+    assert record["stage"] == "deliver" and record["status"] == 500 and record["attempts"] == 3
+    assert record["error"].startswith("gave up after 3 attempts: HTTP 500")
+    assert record["event"] == {"type": "identify", "userId": "42"}
+    assert outcome.counts[("cio", "retries")] == 2
+
+
+@pytest.mark.parametrize("fault", ["throttle_rate", "drop_rate"])
+def test_throttling_and_dropped_connections_are_retried(make_sandbox, fault):
+    server = make_sandbox(**{fault: 1.0})
+    outcome = _Outcome()
+    sender(max_retries=1).send(identify_call(server.url), outcome)
+    assert server.stats()["requests"] == 2
+    (record,) = [orjson.loads(r) for r in outcome.dead_letters]
+    assert record["attempts"] == 2
+    assert record["status"] == (429 if fault == "throttle_rate" else None)
+
+
+def test_a_429_slows_the_limiter_down(make_sandbox):
+    server = make_sandbox(throttle_rate=1.0)
+    s = sender(max_retries=0)
+    s.send(identify_call(server.url), _Outcome())
+    assert s.limiter.rate < s.limiter.max_rate
+
+
+def test_slow_answers_time_out_and_are_retried(make_sandbox):
+    server = make_sandbox(slow_rate=1.0, slow_seconds=1.0)
+    outcome = _Outcome()
+    sender(max_retries=1, timeout=0.2).send(identify_call(server.url), outcome)
+    (record,) = [orjson.loads(r) for r in outcome.dead_letters]
+    assert record["status"] is None and "no answer within 0.2 s" in record["error"]
+
+
+def test_other_4xx_is_dead_lettered_at_once_with_the_answer(sandbox):
+    outcome = _Outcome()
+    call = HttpCall("POST", f"{sandbox.url}/api/v1/customers/42/events", orjson.dumps({"data": {}}),
+                    "POST /api/v1/customers/{id}/events", [b'{"type":"track"}'], False)
+    sender().send(call, outcome)
+    (record,) = [orjson.loads(r) for r in outcome.dead_letters]
+    assert record["status"] == 400 and record["attempts"] == 1
+    assert record["error"].startswith("Customer.io answered 400: ")
+    assert sandbox.stats()["requests"] == 1
+
+
+def test_partial_batch_dead_letters_exactly_the_listed_items(sandbox):
+    good = {"type": "person", "action": "identify", "identifiers": {"id": "1"}, "attributes": {"a": 1}}
+    bad = {"type": "person", "action": "event", "identifiers": {"id": "2"}}  # event without a name
+    outcome = _Outcome()
+    sender().send(batch_call(sandbox.url, [good, bad, good]), outcome)
+    records = [orjson.loads(r) for r in outcome.dead_letters]
+    assert [r["event"] for r in records] == [{"n": 1}]
+    assert records[0]["status"] == 207 and records[0]["error"].startswith("Customer.io rejected the item")
+    assert outcome.counts[("cio", "events_delivered")] == 2
+    assert [r["batch_index"] for r in sandbox.accepted()] == [0, 2]
+
+
+def test_wrong_credentials_are_not_retried_and_never_echoed(sandbox):
+    wrong = "Basic " + base64.b64encode(b"test-site:wrong-key-123").decode()
+    outcome = _Outcome()
+    sender(auth=wrong).send(identify_call(sandbox.url), outcome)
+    (line,) = outcome.dead_letters
+    record = orjson.loads(line)
+    assert record["status"] == 401 and record["attempts"] == 1
+    assert b"wrong-key-123" not in line and wrong.encode() not in line
+
+
+@pytest.mark.parametrize("value,expected", [("3", 3.0), ("0.5", 0.5), (None, None), ("soon", None)])
+def test_retry_after_values(value, expected):
+    assert parse_retry_after(value) == expected
+
+
+def test_retry_after_as_http_date_is_in_the_future():
+    assert parse_retry_after("Wed, 21 Oct 2099 07:28:00 GMT") > 1000
+
+
+def test_backoff_is_capped_and_jittered():
+    policy = RetryPolicy(6, base=0.5, cap=4)
+    delays = [policy.delay(6) for _ in range(200)]
+    assert max(delays) <= 4 and min(delays) >= 0 and len(set(delays)) > 100
+    assert policy.delay(1, retry_after=3) >= 3

@@ -1,0 +1,104 @@
+"""Flags become one checked configuration; bad settings give one clear line."""
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.main import run
+from pipeline.options import OptionsError, job_config, unknown_flags
+
+BASE = ["--input", "x.jsonl", "--site_id", "s", "--api_key", "k"]
+
+
+def config(args, monkeypatch=None):
+    return job_config(PipelineOptions(args))
+
+
+def test_defaults():
+    c = config(BASE)
+    assert c.settings.site_id == "s"
+    assert c.settings.base_url == "https://track.customer.io"
+    assert (c.rate_limit, c.max_retries, c.window_seconds, c.streaming) == (1000, 6, 5, False)
+    assert c.dead_letter == "out/dead_letter/events"
+    assert c.per_process_rate == 1000
+
+
+def test_env_vars_give_the_credentials(monkeypatch):
+    monkeypatch.setenv("CIO_SITE_ID", "env-site")
+    monkeypatch.setenv("CIO_API_KEY", "env-key")
+    c = config(["--input", "x"])
+    assert c.settings.site_id == "env-site"
+    assert c.settings.api_key.get_secret_value() == "env-key"
+
+
+def test_key_from_a_file(tmp_path):
+    key = tmp_path / "key"
+    key.write_text("file-key\n")
+    c = config(["--input", "x", "--site_id", "s", "--api_key_file", str(key)])
+    assert c.settings.api_key.get_secret_value() == "file-key"
+
+
+def test_key_is_removed_from_the_options():
+    options = PipelineOptions(BASE)
+    job_config(options)
+    assert "k" not in str(options.get_all_options()["api_key"])
+
+
+def test_streaming_from_a_subscription():
+    c = config(["--subscription", "projects/p/subscriptions/s", "--site_id", "s", "--api_key", "k"])
+    assert c.streaming and c.subscription == "projects/p/subscriptions/s"
+
+
+def test_budget_is_split_between_workers():
+    assert config(BASE + ["--max_num_workers", "4"]).per_process_rate == 250
+    assert config(BASE + ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]).per_process_rate == 500
+    assert config(BASE + ["--rate_limit", "300", "--rate_limit_shares", "3"]).per_process_rate == 100
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--site_id", "s", "--api_key", "k"], "one of --input, --subscription or --topic is required"),
+    (BASE + ["--topic", "projects/p/topics/t"], "give only one of"),
+    (["--input", "x", "--api_key", "k"], "site"),
+    (["--input", "x", "--site_id", "s"], "api"),
+    (BASE + ["--datacenter", "XX"], "datacenter"),
+    (BASE + ["--api_version", "v3"], "api_version"),
+    (BASE + ["--rate_limit", "0"], "--rate_limit must be greater than 0"),
+    (BASE + ["--endpoint", "ftp://x"], "endpoint"),
+])
+def test_bad_settings_fail_with_one_line(args, fragment, monkeypatch):
+    monkeypatch.delenv("CIO_SITE_ID", raising=False)
+    monkeypatch.delenv("CIO_API_KEY", raising=False)
+    with pytest.raises(OptionsError) as err:
+        config(args)
+    message = str(err.value)
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_unknown_flags_are_found():
+    assert unknown_flags(BASE + ["--rate_limt", "5"]) == ["--rate_limt"]
+    assert unknown_flags(BASE + ["--runner", "DirectRunner", "--num_workers", "3"]) == []
+
+
+def test_cli_exit_status_and_message_for_bad_settings(capsys, monkeypatch):
+    monkeypatch.delenv("CIO_SITE_ID", raising=False)
+    monkeypatch.setenv("CIO_API_KEY", "secret-value-xyz")
+    assert run(["--input", "x.jsonl"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cio-pipeline: invalid settings:") and "site" in err
+    assert "secret-value-xyz" not in err
+    assert len(err.splitlines()) == 1
+
+
+def test_cli_rejects_unknown_flag(capsys):
+    assert run(BASE + ["--rate_limt", "5"]) == 2
+    assert "--rate_limt" in capsys.readouterr().err
+
+
+def test_cli_help_lists_every_flag(capsys):
+    assert run(["--help"]) == 0
+    out = capsys.readouterr().out
+    for flag in ("--input", "--subscription", "--topic", "--timestamp_attribute", "--site_id", "--api_key",
+                 "--datacenter", "--api_version", "--device_token_event", "--record_object", "--no_dedup_ids",
+                 "--endpoint", "--dry_run_output", "--dead_letter", "--dead_letter_topic", "--rate_limit",
+                 "--max_retries", "--window_seconds"):
+        assert flag in out
