@@ -20,7 +20,6 @@ class ParseEvents(beam.DoFn):
 
     def __init__(self):
         self.events_read = Metrics.counter("cio", "events_read")
-        self.parse_failed = Metrics.counter("cio.dead_letter", "parse")
         self.progress = None
 
     def setup(self):
@@ -29,7 +28,6 @@ class ParseEvents(beam.DoFn):
     def process(self, raw: bytes):
         for item in decode_events(raw):
             if isinstance(item, MappingError):
-                self.parse_failed.inc()
                 yield beam.pvalue.TaggedOutput(
                     DEAD_LETTER, dead_letter_record("parse", str(item), raw=raw)
                 )

@@ -32,14 +32,10 @@ def _event_json(event: dict) -> bytes:
 class RouteByType(beam.DoFn):
     """Tags each event with its type; unknown types are dead-lettered."""
 
-    def __init__(self):
-        self.failed = Metrics.counter("cio.dead_letter", "map")
-
     def process(self, event: dict):
         try:
             kind = event_type(event)
         except MappingError as err:
-            self.failed.inc()
             yield beam.pvalue.TaggedOutput(
                 DEAD_LETTER, dead_letter_record("map", str(err), event=_event_json(event))
             )
@@ -56,7 +52,6 @@ class MapEvents(beam.DoFn):
         self.kind = kind
         self.settings = settings
         self.mapped = Metrics.counter("cio.mapped", kind)
-        self.failed = Metrics.counter("cio.dead_letter", "map")
         self.mapper = None
 
     def setup(self):
@@ -76,7 +71,6 @@ class MapEvents(beam.DoFn):
             for request in requests:
                 yield Outbound(request, source)
             return
-        self.failed.inc()
         yield beam.pvalue.TaggedOutput(
             DEAD_LETTER, dead_letter_record("map", reason, event=_event_json(event))
         )

@@ -64,7 +64,13 @@ class _StampNotBeforeNow(beam.DoFn):
 
 
 class WindowForDelivery(beam.PTransform):
-    """Fixed processing windows; a late pane still fires, nothing is dropped."""
+    """Fixed windows whose panes fire within --window_seconds, dropping nothing.
+
+    A pane fires when the watermark passes the window's end, or earlier,
+    --window_seconds of processing time after its first element (so a stalled
+    watermark, e.g. DirectRunner's Pub/Sub read waiting out a 30 s pull,
+    cannot hold requests back); a late element fires a pane of its own.
+    """
 
     def __init__(self, window_seconds: float):
         super().__init__()
@@ -76,7 +82,11 @@ class WindowForDelivery(beam.PTransform):
             | "StampNotBeforeNow" >> beam.ParDo(_StampNotBeforeNow())
             | "FixedWindows" >> beam.WindowInto(
                 window.FixedWindows(self.window_seconds),
-                trigger=trigger.AfterWatermark(late=trigger.AfterCount(1)),
+                trigger=trigger.AfterWatermark(
+                    # whole seconds: the runner API stores the delay as int ms of int s
+                    early=trigger.AfterProcessingTime(max(1, round(self.window_seconds))),
+                    late=trigger.AfterCount(1),
+                ),
                 accumulation_mode=trigger.AccumulationMode.DISCARDING,
                 allowed_lateness=Duration(seconds=24 * 3600),
             )

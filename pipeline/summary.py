@@ -42,7 +42,7 @@ def summary_rows(counters: dict[tuple[str, str], int], elapsed: float) -> list[t
         reverse=True,
     )
     for n, name in reasons[:15]:
-        rows.append((f"  {name}", f"{n}"))
+        rows.append((f"  {name[:60]}", f"{n}"))
     if len(reasons) > 15:
         rows.append((f"  ({len(reasons) - 15} more reasons)", f"{sum(n for n, _ in reasons[15:])}"))
     rows.append(("elapsed (s)", f"{elapsed:.1f}"))

@@ -1,0 +1,204 @@
+"""The whole job on DirectRunner against the sandbox over real sockets.
+
+Backfills from files (v1 and v2), a dry run, the bundled sample, and a
+streaming job reading Google's Pub/Sub emulator.
+"""
+
+from __future__ import annotations
+
+import collections
+import glob
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bench.generate_events import generate_events, seq_of_event, seq_of_request
+from pipeline.main import run
+from tests.services import API_KEY, SITE_ID
+from transforms import MappingError, load_settings, map_event
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_jsonl(path: Path, events, extra_lines=()) -> Path:
+    with open(path, "wb") as out:
+        for event in events:
+            out.write(orjson.dumps(event) + b"\n")
+        for line in extra_lines:
+            out.write(line + b"\n")
+    return path
+
+
+def read_dead_letters(prefix: Path) -> list[dict]:
+    records = []
+    for name in sorted(glob.glob(f"{prefix}*")):
+        with open(name, "rb") as handle:
+            records += [orjson.loads(line) for line in handle if line.strip()]
+    return records
+
+
+def delivered_seqs(sandbox) -> collections.Counter:
+    """How often each event's marker reached the sandbox (duplicates excluded)."""
+    seen = collections.Counter()
+    for record in sandbox.accepted():
+        if record.get("duplicate"):
+            continue
+        if "item" in record:
+            seq = seq_of_request("POST", record["path"], record["item"])
+        else:
+            seq = seq_of_request(record["method"], record["path"], record["body"])
+        seen[seq] += 1
+    return seen
+
+
+def mappable(events, api_version):
+    settings = load_settings(site_id="s", api_key="k", api_version=api_version)
+    valid, invalid = set(), set()
+    for event in events:
+        try:
+            map_event(event, settings)
+        except MappingError:
+            invalid.add(seq_of_event(event))
+        else:
+            valid.add(seq_of_event(event))
+    return valid, invalid
+
+
+def job_args(sandbox, input_path, dead_letter, *extra):
+    return ["--input", str(input_path), "--site_id", SITE_ID, "--api_key", API_KEY,
+            "--endpoint", sandbox.url, "--dead_letter", str(dead_letter), *extra]
+
+
+@pytest.mark.parametrize("api_version,count", [("v2", 50_000), ("v1", 3_000)])
+def test_backfill_delivers_every_valid_event_exactly_once(tmp_path, sandbox, api_version, count):
+    events = list(generate_events(count, seed=11, invalid_fraction=0.02))
+    bad_lines = [b"{not json", b'"a string"', b"[1, 2]"]
+    source = write_jsonl(tmp_path / "events.jsonl", events, bad_lines)
+    dead_prefix = tmp_path / "dead" / "events"
+
+    assert run(job_args(sandbox, source, dead_prefix, "--api_version", api_version,
+                        "--rate_limit", "5000")) == 0
+
+    valid, invalid = mappable(events, api_version)
+    assert len(invalid) >= count * 0.015
+    seen = delivered_seqs(sandbox)
+    assert set(seen) == valid, "every valid event is delivered, and nothing else"
+    assert max(seen.values()) == 1, "no event is delivered twice"
+
+    dead = read_dead_letters(dead_prefix)
+    assert {seq_of_event(r["event"]) for r in dead if "event" in r} == invalid
+    assert all(r["stage"] == "map" and r["error"] for r in dead if "event" in r)
+    raw = [r for r in dead if "raw" in r]
+    # one record per element of the array that is not an object
+    assert sorted(r["raw"] for r in raw) == sorted(["{not json", '"a string"', "[1, 2]", "[1, 2]"])
+    assert all(r["stage"] == "parse" for r in raw)
+    if api_version == "v2":
+        stats = sandbox.stats()
+        batches = stats["by_endpoint"]["POST /api/v2/batch"]
+        assert batches <= len(valid) / 500, "v2 items travel in large batches"
+
+
+def test_dry_run_writes_requests_without_secrets(tmp_path, sandbox):
+    events = list(generate_events(300, seed=3))
+    source = write_jsonl(tmp_path / "events.jsonl", events)
+    out = tmp_path / "dry" / "requests"
+    assert run(job_args(sandbox, source, tmp_path / "dead" / "events", "--dry_run_output", str(out))) == 0
+    assert sandbox.stats()["requests"] == 0, "a dry run sends nothing"
+    lines = b"".join(Path(p).read_bytes() for p in glob.glob(f"{out}*"))
+    assert API_KEY.encode() not in lines and b"Authorization" not in lines and b"Basic " not in lines
+    requests = [orjson.loads(line) for line in lines.splitlines()]
+    assert {tuple(sorted(r)) for r in requests} == {("json", "method", "url")}
+    assert all(r["url"].startswith(sandbox.url + "/api/") for r in requests)
+    valid, _ = mappable(events, "v1")
+    found = collections.Counter()
+    for r in requests:
+        path = r["url"][len(sandbox.url):].split("?")[0]
+        if path == "/api/v2/batch":
+            for item in r["json"]["batch"]:
+                found[seq_of_request("POST", path, item)] += 1
+        else:
+            found[seq_of_request(r["method"], path, r["json"])] += 1
+    assert set(found) == valid and max(found.values()) == 1
+
+
+def test_the_bundled_sample_runs_and_dead_letters_its_bad_lines(tmp_path, sandbox, capsys):
+    dead_prefix = tmp_path / "dead" / "events"
+    assert run(job_args(sandbox, ROOT / "examples" / "events.jsonl", dead_prefix)) == 0
+    summary = capsys.readouterr().out
+    assert "customerio-beam summary" in summary and "events read" in summary
+    dead = read_dead_letters(dead_prefix)
+    assert 5 <= len(dead) <= 20
+    assert {r["stage"] for r in dead} <= {"parse", "map", "deliver"}
+    assert not [r for r in dead if r["stage"] == "deliver"], "the sandbox accepts every mapped sample event"
+    assert sandbox.stats()["requests"] > 100
+
+
+def job_output(job) -> str:
+    """The last lines a job subprocess printed (it is stopped first)."""
+    job.terminate()
+    try:
+        out, _ = job.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        job.kill()
+        out, _ = job.communicate()
+    return out.decode(errors="replace")[-3000:]
+
+
+@pytest.mark.emulator
+def test_streaming_job_reads_pubsub_and_delivers_batched_objects(tmp_path, sandbox, pubsub_emulator):
+    from google.cloud import pubsub_v1
+
+    project = "cio-test"
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topic = publisher.topic_path(project, "events")
+    subscription = subscriber.subscription_path(project, "events-pipeline")
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(name=subscription, topic=topic)
+
+    events = [e for e in generate_events(200, seed=5) if e["type"] in ("group", "identify", "track")][:60]
+    assert len([e for e in events if e["type"] == "group"]) >= 2
+    # Published before the job starts: DirectRunner's Pub/Sub read pulls with a
+    # 30 s timeout that the emulator waits out when the subscription is empty,
+    # so messages published into an idle job show up only after that pull.
+    # One message per event, plus one array message and one bad message.
+    futures = [publisher.publish(topic, orjson.dumps(event)) for event in events[:-4]]
+    futures.append(publisher.publish(topic, orjson.dumps(events[-4:])))
+    futures.append(publisher.publish(topic, b"this is not json"))
+    for future in futures:
+        future.result()
+
+    dead_dir = tmp_path / "dead"
+    env = dict(os.environ, PUBSUB_EMULATOR_HOST=pubsub_emulator)
+    job = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "--subscription", subscription, "--site_id", SITE_ID,
+         "--api_key", API_KEY, "--endpoint", sandbox.url, "--dead_letter", str(dead_dir / "events"),
+         "--window_seconds", "2", "--batch_shards", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        valid, _ = mappable(events, "v1")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and set(delivered_seqs(sandbox)) != valid:
+            assert job.poll() is None, job_output(job)
+            time.sleep(0.5)
+        seen = delivered_seqs(sandbox)
+        assert set(seen) == valid, job_output(job)
+        assert max(seen.values()) == 1
+        # Objects published close together share a batch request.
+        assert max(r["batch_index"] for r in sandbox.accepted() if "item" in r) >= 1, "objects arrive batched"
+        while time.monotonic() < deadline and not read_dead_letters(dead_dir / "events"):
+            time.sleep(0.5)
+        (bad,) = read_dead_letters(dead_dir / "events")
+        assert bad["raw"] == "this is not json" and bad["stage"] == "parse"
+    finally:
+        job.terminate()
+        try:
+            job.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            job.kill()
