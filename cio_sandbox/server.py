@@ -60,6 +60,8 @@ def _error_body(v2: bool, reason: str, message: str, field: str = "") -> bytes:
 
 
 UNAUTHORIZED = v1_errors("Unauthorized request")
+# GET /api/v1/accounts/region: how clients check their credentials.
+REGION = orjson.dumps({"url": "https://track.customer.io", "region": "us", "environment_id": 1})
 
 # --- routing -------------------------------------------------------------------
 # A route is (template, {method: operation}, params). Templates name endpoints
@@ -103,6 +105,8 @@ def route(raw_path: str):
             return "/api/v1/merge_customers", {"POST": "merge"}, {}
         elif n == 6 and base == "segments" and segs[5] in _SEGMENT_TAIL:
             return _SEGMENT_TAIL[segs[5]], {"POST": "segment"}, {"segment_id": unquote(segs[4])}
+        elif n == 5 and base == "accounts" and segs[4] == "region":
+            return "/api/v1/accounts/region", {"GET": "region"}, {}
     elif version == "v2" and n == 4 and base == "batch":
         return V_BATCH, {"POST": "batch"}, {}
     return None
@@ -281,6 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
         endpoint = f"{method} (unknown path)"
         fault = None
         headers = ()
+        person = None
         try:
             matched = route(raw_path)
             if matched is None:
@@ -295,9 +300,14 @@ class _Handler(BaseHTTPRequestHandler):
                               (("Allow", allow),))
             if not sb._authorized(self.headers.get("authorization")):
                 raise _Answer(401, UNAUTHORIZED)
+            if "id" in params:
+                person = params["id"]
+                state.person_enter(person)
 
             fault = sb.faults.decide()
             if fault == DROP:
+                if person is not None:
+                    state.person_leave(person)
                 state.answered(endpoint, None, DROP)
                 self.close_connection = True
                 try:
@@ -316,6 +326,8 @@ class _Handler(BaseHTTPRequestHandler):
                               (("Retry-After", str(wait)),))
             if op == "batch":
                 status, answer = self._batch(body)
+            elif op == "region":
+                status, answer = 200, REGION
             else:
                 path = unquote(raw_path)
                 query = dict(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
@@ -326,6 +338,8 @@ class _Handler(BaseHTTPRequestHandler):
             sb._stopping.wait(sb.config.slow_seconds)
         if sb.config.latency_ms:
             sb._stopping.wait(sb.config.latency_ms / 1000.0)
+        if person is not None:
+            state.person_leave(person)
         state.answered(endpoint, status, fault)
         self._send(status, answer, headers)
 

@@ -54,6 +54,8 @@ class SandboxState:
         self.bytes_received = 0
         self.faults = {"drop": 0, "error": 0, "throttle": 0, "slow": 0}
         self.rate_limited = 0
+        self.in_flight_people: dict[str, int] = {}
+        self.overlapping_person_requests = 0
         self.first_request_at: float | None = None
         self.last_request_at: float | None = None
         self.peak_1s = WindowPeak(1.0)
@@ -84,6 +86,26 @@ class SandboxState:
                 self.by_status[status] = self.by_status.get(status, 0) + 1
             if fault is not None:
                 self.faults[fault] += 1
+
+    def person_enter(self, person: str) -> None:
+        """A request about `person` started; counts it if another one is open.
+
+        Customer.io applies one person's updates in arrival order, so a client
+        must never have two requests about one person in flight at once.
+        """
+        with self.lock:
+            open_now = self.in_flight_people.get(person, 0)
+            if open_now:
+                self.overlapping_person_requests += 1
+            self.in_flight_people[person] = open_now + 1
+
+    def person_leave(self, person: str) -> None:
+        with self.lock:
+            left = self.in_flight_people.get(person, 1) - 1
+            if left:
+                self.in_flight_people[person] = left
+            else:
+                self.in_flight_people.pop(person, None)
 
     def rate_check(self) -> int:
         """0 when admitted by the rate limit, else Retry-After seconds."""
@@ -202,6 +224,7 @@ class SandboxState:
                 "bytes_received": self.bytes_received,
                 "faults": dict(self.faults),
                 "rate_limited": self.rate_limited,
+                "overlapping_person_requests": self.overlapping_person_requests,
                 "max_requests_1s": self.peak_1s.peak,
                 "max_requests_3s": self.peak_3s.peak,
                 "first_request_at": self.first_request_at,

@@ -579,3 +579,28 @@ def test_cli_help_lists_every_flag():
                  "--retry_after", "--slow_rate", "--slow_seconds", "--drop_rate", "--latency_ms", "--seed", "--log",
                  "--ready_file"):
         assert flag in out, flag
+
+
+def test_region_endpoint_checks_credentials():
+    from cio_sandbox import Sandbox, SandboxConfig
+    with Sandbox(SandboxConfig(site_id="s", api_key="k")) as sb:
+        ok = requests.get(sb.url + "/api/v1/accounts/region", auth=("s", "k"), timeout=5)
+        assert ok.status_code == 200 and ok.json()["region"] == "us"
+        bad = requests.get(sb.url + "/api/v1/accounts/region", auth=("s", "nope"), timeout=5)
+        assert bad.status_code == 401
+
+
+def test_overlapping_requests_about_one_person_are_counted():
+    import threading
+    from cio_sandbox import Sandbox, SandboxConfig
+    with Sandbox(SandboxConfig(site_id="s", api_key="k", latency_ms=300)) as sb:
+        def put(person):
+            requests.put(f"{sb.url}/api/v1/customers/{person}", json={"a": 1}, auth=("s", "k"), timeout=5)
+        threads = [threading.Thread(target=put, args=(p,)) for p in ("same", "same", "other")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sb.stats()["overlapping_person_requests"] == 1
+        put("same")
+        assert sb.stats()["overlapping_person_requests"] == 1
