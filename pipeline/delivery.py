@@ -105,9 +105,19 @@ class CallSender:
         self.policy = policy
         self.timeout = timeout
         self.sleep = sleep
+        # Set by the first 401: the key is wrong or revoked, so every later
+        # call would fail too. They are dead-lettered without being sent.
+        self.credentials_rejected = False
 
     def send(self, call: HttpCall, outcome: _Outcome) -> None:
         counts = outcome.counts
+        if self.credentials_rejected:
+            counts[("cio", "unauthorized")] += len(call.events)
+            for event in call.events:
+                outcome.dead_letters.append(dead_letter_record(
+                    "deliver", "not sent: Customer.io rejected the credentials (401) earlier in this job",
+                    event=event, status=401, attempts=0))
+            return
         attempts = 0
         while True:
             attempts += 1
@@ -134,6 +144,9 @@ class CallSender:
                 reason = f"gave up after {attempts} attempts: {text}"
             else:
                 reason = f"Customer.io answered {status}: {text}"
+                if status == 401:
+                    self.credentials_rejected = True
+                    counts[("cio", "unauthorized")] += len(call.events)
             for event in call.events:
                 outcome.dead_letters.append(
                     dead_letter_record("deliver", reason, event=event, status=status, attempts=attempts)

@@ -16,8 +16,8 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.build import build_pipeline
+from pipeline.preflight import check_credentials
 from pipeline.options import (
-    CustomerIoOptions,
     OptionsError,
     add_customerio_arguments,
     job_config,
@@ -32,7 +32,8 @@ warehouse records) from JSON-lines files or Pub/Sub to Customer.io's Track API."
 
 EPILOG = """Every Beam pipeline option works too (--runner, --streaming, --project,
 --region, --temp_location, --num_workers, --direct_num_workers, ...).
-Exit status: 0 when the job ran (dead-lettered events included), 2 for bad settings."""
+Exit status: 0 when the job ran (dead-lettered events included), 2 for bad
+settings or credentials, 3 when Customer.io refused the credentials mid-job."""
 
 
 def print_help() -> None:
@@ -56,19 +57,27 @@ def run(argv: list[str] | None = None) -> int:
         if unknown:
             raise OptionsError(f"unknown option {', '.join(unknown)} (see --help)")
         config = job_config(options)
+        if config.check_credentials:
+            check_credentials(config.settings)
     except OptionsError as err:
         print(f"cio-pipeline: {err}", file=sys.stderr)
         return 2
-    options.view_as(CustomerIoOptions)  # registers our flags on the options
 
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, config)
     result = pipeline.run()
     result.wait_until_finish()
-    if not config.streaming:
-        elapsed = time.monotonic() - started
-        print(format_summary(summary_rows(collect_counters(result), elapsed)))
+    if config.streaming:
+        return 0
+    counters = collect_counters(result)
+    print(format_summary(summary_rows(counters, time.monotonic() - started)))
+    refused = counters.get(("cio", "unauthorized"), 0)
+    if refused:
+        print(f"cio-pipeline: Customer.io rejected the credentials (401) during the job; {refused} events "
+              f"were dead-lettered without being sent: fix the key and feed the dead-letter files back with --input",
+              file=sys.stderr)
+        return 3
     return 0
 
 

@@ -69,6 +69,8 @@ def add_customerio_arguments(parser) -> None:
                      help="an extra event name that also registers the device in context.device.token")
     cio.add_argument("--record_object", default="person",
                      help="what warehouse record messages update: person or event")
+    cio.add_argument("--skip_credentials_check", action="store_true", default=False,
+                     help="do not check the credentials with Customer.io (GET /api/v1/accounts/region) at launch")
     cio.add_argument("--no_dedup_ids", dest="dedup_ids", action="store_false", default=True,
                      help="do not add deterministic dedup ids (ULIDs) to events")
 
@@ -106,6 +108,7 @@ class JobConfig:
     dead_letter: str | None
     dead_letter_topic: str | None
     dry_run_output: str | None
+    check_credentials: bool
     rate_limit: float
     rate_limit_shares: int
     max_retries: int
@@ -229,6 +232,7 @@ def job_config(options: PipelineOptions) -> JobConfig:
         dead_letter=None if opts.dead_letter_topic else (opts.dead_letter or DEFAULT_DEAD_LETTER),
         dead_letter_topic=opts.dead_letter_topic,
         dry_run_output=opts.dry_run_output,
+        check_credentials=not (opts.skip_credentials_check or opts.dry_run_output),
         rate_limit=opts.rate_limit,
         rate_limit_shares=_rate_limit_shares(options, opts.rate_limit_shares),
         max_retries=opts.max_retries,
