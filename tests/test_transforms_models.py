@@ -1,0 +1,78 @@
+"""Input models: what SDKs send is accepted, wrong field types are clear MappingErrors."""
+
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from transforms import MappingError, load_settings, map_event
+from transforms.models import Alias, Group, Identify, Page, Record, Screen, Track, parse, validate
+
+S = load_settings(site_id="s", api_key="k")
+
+
+@pytest.mark.parametrize(
+    "event, message",
+    [
+        ({"type": "identify", "userId": "u", "traits": ["a"]}, "traits must be an object (got array)"),
+        ({"type": "identify", "userId": {"id": 1}}, "userId must be a string or a number (got object)"),
+        ({"type": "track", "event": "E", "userId": "u", "properties": "x"}, "properties must be an object (got string)"),
+        ({"type": "track", "event": "E", "userId": "u", "context": []}, "context must be an object (got array)"),
+        ({"type": "track", "event": "E", "userId": "u", "context": {"traits": 1}},
+         "context.traits must be an object (got number)"),
+        ({"type": "track", "event": "E", "userId": "u", "context": {"device": "x"}},
+         "context.device must be an object (got string)"),
+        ({"type": "track", "event": "E", "userId": "u", "context": {"device": {"token": True}}},
+         "context.device.token must be a string or a number (got boolean)"),
+        ({"type": "track", "event": "E", "userId": "u", "context": {"externalId": {"id": 1}}},
+         "context.externalId must be an array (got object)"),
+        ({"type": "identify", "userId": "u", "user_properties": [1]}, "user_properties must be an object (got array)"),
+        ({"type": "alias", "userId": "u", "previousId": [1]}, "previousId must be a string or a number (got array)"),
+        ({"type": "group", "groupId": {"x": 1}}, "groupId must be a string or a number (got object)"),
+        ({"type": "record", "action": "insert", "fields": [1]}, "fields must be an object (got array)"),
+        ({"type": "track", "userId": "u"}, "Event is a required field and should be a string"),
+    ],
+)
+def test_wrong_field_types_are_clear_mapping_errors(event, message):
+    with pytest.raises(MappingError) as caught:
+        map_event(event, S)
+    assert str(caught.value) == message
+
+
+def test_unknown_keys_are_kept_and_numbers_accepted_as_ids():
+    model = parse(Track, {"event": "E", "userId": 42, "custom": {"x": 1}, "context": {"ip": "1.2.3.4"}})
+    assert model.userId == 42 and model.custom == {"x": 1} and model.context.ip == "1.2.3.4"
+
+
+def test_errors_do_not_echo_large_input():
+    with pytest.raises(MappingError) as caught:
+        map_event({"type": "track", "event": "E", "properties": "x" * 10_000}, S)
+    assert len(str(caught.value)) < 100
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+fields = st.sampled_from(["userId", "anonymousId", "messageId", "traits", "properties", "context", "event",
+                          "name", "groupId", "previousId", "user_properties", "identifiers", "fields", "action"])
+context = st.fixed_dictionaries({}, optional={
+    "traits": json_values, "device": json_values | st.fixed_dictionaries({}, optional={"token": json_values}),
+    "os": json_values, "app": json_values, "externalId": json_values})
+events = st.dictionaries(fields, json_values, max_size=6).flatmap(
+    lambda d: st.just(d) | context.map(lambda c: {**d, "context": c}))
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(events, st.sampled_from([Identify, Track, Page, Screen, Group, Alias, Record]))
+def test_fast_check_and_pydantic_agree(event, model):
+    """``validate`` (fast path) accepts exactly what the pydantic model accepts."""
+    try:
+        parse(model, event)
+        accepted = True
+    except MappingError:
+        accepted = False
+    try:
+        assert validate(model, event) is event
+        assert accepted
+    except MappingError:
+        assert not accepted

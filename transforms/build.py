@@ -1,0 +1,65 @@
+"""From a body to a ``CioRequest``: serialize once, check the size limits.
+
+Every mapper ends here. Bodies are serialized exactly once, with orjson; a
+value orjson cannot write (an int beyond 64 bits, a non-string key, a Python
+object) is a MappingError. orjson writes NaN and Infinity as ``null``; they
+cannot come out of ``decode_events`` anyway, JSON has no such numbers.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from transforms.errors import MappingError
+from transforms.request import CioRequest
+from transforms.settings import Settings
+
+MAX_ITEM_BYTES = 32 * 1024
+
+
+def serialize(body: object) -> bytes:
+    try:
+        return orjson.dumps(body)
+    except TypeError as err:  # orjson.JSONEncodeError is a TypeError
+        raise MappingError(f"body cannot be written as JSON: {err}") from None
+
+
+def request(
+    method: str,
+    url: str,
+    body: object | None,
+    *,
+    person_key: str | None,
+    message_id: str | None,
+    timestamp: float | None,
+    event_type: str,
+) -> CioRequest:
+    """A v1 call (``body`` None for calls without a body)."""
+    return CioRequest(
+        method,
+        url,
+        None if body is None else serialize(body),
+        False,
+        person_key,
+        message_id,
+        timestamp,
+        event_type,
+    )
+
+
+def batch_item(
+    item: dict,
+    settings: Settings,
+    *,
+    person_key: str | None,
+    message_id: str | None,
+    timestamp: float | None,
+    event_type: str,
+) -> CioRequest:
+    """One item of ``POST /api/v2/batch``; over 32 KB is an error for this event alone."""
+    body = serialize(item)
+    if len(body) > MAX_ITEM_BYTES:
+        raise MappingError(
+            f"batch item is {len(body)} bytes, over Customer.io's 32 KB ({MAX_ITEM_BYTES} bytes) limit"
+        )
+    return CioRequest("POST", settings.batch_url, body, True, person_key, message_id, timestamp, event_type)

@@ -1,0 +1,210 @@
+"""Track, page and screen → events and devices (MAPPING.md section 4).
+
+A track event named ``Application Installed``/``Opened`` (or the configured
+device token event) registers the device, ``Application Uninstalled``
+removes it; everything else is a Customer.io event, on the person when the
+event names one, else anonymous (names then cut to Customer.io's 100 bytes).
+"""
+
+from __future__ import annotations
+
+from transforms import build, lookups
+from transforms.errors import MappingError
+from transforms.ids import check_person_id, dedup_id, encode_path, id_text
+from transforms.models import Page, Screen, Track, validate
+from transforms.settings import Settings
+from transforms.times import unix
+from transforms.v2 import person_identifiers, person_item
+
+DEVICE_ADDED = frozenset(("Application Installed", "Application Opened"))
+DEVICE_REMOVED = "Application Uninstalled"
+IOS_FAMILY = frozenset(("ios", "watchos", "ipados", "tvos"))
+MAX_NAME_BYTES = 100
+MAX_SCREEN_NAME_BYTES = MAX_NAME_BYTES - len("Viewed  Screen")  # 86
+_MODELS = {"track": Track, "page": Page, "screen": Screen}
+_V1_TYPES = {"track": "event", "page": "page", "screen": "event"}
+_MISSING = (None, "")
+
+
+def cut_utf8(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes without splitting a character."""
+    if len(text) * 4 <= limit:
+        return text
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit].decode("utf-8", "ignore")
+
+
+def _string_name(value: object) -> str | None:
+    if value in _MISSING:
+        return None
+    if not isinstance(value, str):
+        raise MappingError("Event Name type should be a string")
+    return value
+
+
+def event_name(kind: str, event: dict, anonymous: bool) -> str | None:
+    """The Customer.io event name; None when the event has none."""
+    properties = event.get("properties") or {}
+    if kind == "track":
+        name = event["event"]
+    elif kind == "page":
+        name = event.get("name")
+        name = _string_name(name if name not in _MISSING else properties.get("url"))
+    else:  # screen
+        screen = event.get("event")
+        if screen in _MISSING:
+            screen = properties.get("name")
+        if screen in _MISSING:
+            screen = event.get("name")  # the standard screen-call field, last
+        screen = _string_name(screen)
+        if screen is None:
+            return None
+        if anonymous:
+            screen = cut_utf8(screen, MAX_SCREEN_NAME_BYTES)
+        return f"Viewed {screen} Screen"
+    if anonymous and name is not None:
+        name = cut_utf8(name, MAX_NAME_BYTES)
+    return name
+
+
+def device_token(event: dict) -> str | None:
+    return id_text(lookups.context_part(event, "device").get("token"), "context.device.token")
+
+
+def platform(event: dict) -> str | None:
+    """``ios`` for the iOS family (any case), else ``context.device.type`` lowercased."""
+    kind = lookups.context_part(event, "device").get("type")
+    if not isinstance(kind, str):
+        return None
+    kind = kind.lower()
+    return "ios" if kind in IOS_FAMILY else kind
+
+
+def _attribute_text(value: object) -> str:
+    # Customer.io device attributes are strings (its schema says so).
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return build.serialize(value).decode("utf-8")
+
+
+def device_attributes(event: dict) -> dict | None:
+    """v2 ``device.attributes``: device_os, device_model, app_version, device_locale, properties."""
+    attributes = {}
+    for key, value in (
+        ("device_os", lookups.context_part(event, "os").get("name")),
+        ("device_model", lookups.context_part(event, "device").get("model")),
+        ("app_version", lookups.context_part(event, "app").get("version")),
+        ("device_locale", (event.get("context") or {}).get("locale")),
+    ):
+        if value not in _MISSING:
+            attributes[key] = value
+    if event.get("properties"):
+        attributes.update(event["properties"])
+    return {k: _attribute_text(v) for k, v in attributes.items() if v is not None} or None
+
+
+def map_events(kind: str, raw: dict, settings: Settings) -> list:
+    """Map a track, page or screen event (``kind``)."""
+    event = validate(_MODELS[kind], lookups.unmap_destination(raw))
+    properties = event.get("properties")
+    name = event.get("event")
+    user_id = lookups.user_id(event)
+    email = lookups.email(event) if user_id is None else None
+    person = user_id if user_id is not None else email
+    seconds = lookups.event_seconds(event)
+    meta = dict(message_id=lookups.message_id(event), timestamp=seconds, event_type=kind)
+    v2 = settings.api_version == "v2"
+
+    if kind == "track" and (name == DEVICE_REMOVED or name in DEVICE_ADDED
+                            or name == settings.device_token_event):
+        token = device_token(event)
+        if name == DEVICE_REMOVED:
+            if person is None or token is None:
+                raise MappingError("userId/email or device_token not present")
+            return [_remove_device(event, person, user_id, email, token, settings, meta)]
+        if person is not None and token is not None:
+            return [_add_device(event, person, user_id, email, token, settings, meta)]
+
+    name = event_name(kind, event, anonymous=person is None)
+    event_id = dedup_id(meta["message_id"], seconds, raw) if settings.dedup_ids else None
+    if v2:
+        identifiers, key = person_identifiers(user_id, email, lookups.anonymous_id(event))
+        item = person_item(
+            {"track": "event"}.get(kind, kind), identifiers,
+            name=name, attributes=properties, timestamp=unix(seconds), id=event_id,
+        )
+        return [build.batch_item(item, settings, person_key=key, **meta)]
+
+    body = {}
+    if name is not None:
+        body["name"] = name
+    body["type"] = _V1_TYPES[kind]
+    if properties is not None:
+        body["data"] = properties
+    if seconds is not None:
+        body["timestamp"] = unix(seconds)
+    if event_id is not None:
+        body["id"] = event_id
+    if person is not None:
+        check_person_id(str(person), "user id" if user_id is not None else "email")
+        key = f"id:{user_id}" if user_id is not None else f"email:{email}"
+        url = f"{settings.base_url}/api/v1/customers/{encode_path(person)}/events"
+        return [build.request("POST", url, body, person_key=key, **meta)]
+    anonymous_id = lookups.anonymous_id(event)
+    if anonymous_id is None:
+        raise MappingError("Anonymous id/ user id is required")
+    body["anonymous_id"] = anonymous_id
+    url = f"{settings.base_url}/api/v1/events"
+    return [build.request("POST", url, body, person_key=f"anonymous_id:{anonymous_id}", **meta)]
+
+
+def _add_device(event, person, user_id, email, token, settings, meta):
+    last_used = unix(meta["timestamp"])
+    if settings.api_version == "v2":
+        identifiers, key = person_identifiers(user_id, email, None)
+        device = {"token": token}
+        for field, value in (("last_used", last_used), ("platform", platform(event)),
+                             ("attributes", device_attributes(event))):
+            if value is not None:
+                device[field] = value
+        item = person_item("add_device", identifiers, device=device)
+        return build.batch_item(item, settings, person_key=key, **meta)
+    check_person_id(str(person), "user id" if user_id is not None else "email")
+    device = dict(event["properties"]) if event.get("properties") else {}
+    device["id"] = token
+    if last_used is not None:
+        device["last_used"] = last_used
+    kind = platform(event)
+    if kind is not None:
+        device["platform"] = kind
+    key = f"id:{user_id}" if user_id is not None else f"email:{email}"
+    url = f"{settings.base_url}/api/v1/customers/{encode_path(person)}/devices"
+    return build.request("PUT", url, {"device": device}, person_key=key, **meta)
+
+
+def _remove_device(event, person, user_id, email, token, settings, meta):
+    if settings.api_version == "v2":
+        identifiers, key = person_identifiers(user_id, email, None)
+        item = person_item("delete_device", identifiers, device={"token": token})
+        return build.batch_item(item, settings, person_key=key, **meta)
+    check_person_id(str(person), "user id" if user_id is not None else "email")
+    key = f"id:{user_id}" if user_id is not None else f"email:{email}"
+    url = (f"{settings.base_url}/api/v1/customers/{encode_path(person)}"
+           f"/devices/{encode_path(token)}")
+    return build.request("DELETE", url, None, person_key=key, **meta)
+
+
+def map_track(raw: dict, settings: Settings) -> list:
+    return map_events("track", raw, settings)
+
+
+def map_page(raw: dict, settings: Settings) -> list:
+    return map_events("page", raw, settings)
+
+
+def map_screen(raw: dict, settings: Settings) -> list:
+    return map_events("screen", raw, settings)

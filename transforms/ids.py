@@ -1,0 +1,141 @@
+"""Identifiers: normalising ids, percent-encoding them, dedup ULIDs.
+
+Ids arrive as strings or numbers; Customer.io paths need them as strings,
+percent-encoded like JavaScript's ``encodeURIComponent``, at most 150 bytes.
+Events carry a deterministic ULID so that retries and replays are ignored by
+Customer.io instead of counted twice.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from hashlib import blake2b
+from urllib.parse import quote
+
+import orjson
+
+from transforms.errors import MappingError
+
+MAX_ID_BYTES = 150
+_INT64 = 2**63
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def json_kind(value: object) -> str:
+    """The JSON name of a value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def clip(text: str, limit: int = 60) -> str:
+    """``text`` shortened for an error message (never echo huge input)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def normalize_id(value: object, path: str) -> str | int | None:
+    """An id as a str or an int (None when missing or empty).
+
+    Integral numbers become ints (``42.0`` → 42, ints outside 64 bits become
+    strings so they stay serializable); other finite numbers become their
+    text. Any other type is a MappingError naming ``path``.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        raise MappingError(f"{path} must be a string or a number (got boolean)")
+    if isinstance(value, int):
+        return value if -_INT64 <= value < _INT64 else str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise MappingError(f"{path} must be a finite number")
+        if value.is_integer():
+            return normalize_id(int(value), path)
+        return repr(value)
+    raise MappingError(f"{path} must be a string or a number (got {json_kind(value)})")
+
+
+def id_text(value: object, path: str) -> str | None:
+    """An id as a string (None when missing or empty)."""
+    normalized = normalize_id(value, path)
+    return None if normalized is None else str(normalized)
+
+
+def check_person_id(value: str | int, what: str) -> None:
+    """Customer.io refuses person identifiers over 150 bytes."""
+    if isinstance(value, str) and len(value) > MAX_ID_BYTES // 4:
+        size = len(value.encode("utf-8"))
+        if size > MAX_ID_BYTES:
+            raise MappingError(f"{what} is {size} bytes, over Customer.io's {MAX_ID_BYTES}-byte limit")
+
+
+def is_email(value: object) -> bool:
+    """True when ``value`` looks like ``local@domain.tld``."""
+    return isinstance(value, str) and _EMAIL.fullmatch(value) is not None
+
+
+def id_or_email(value: str | int) -> dict:
+    """``{"email": v}`` when v looks like an email, else ``{"id": str(v)}``."""
+    return {"email": value} if is_email(value) else {"id": str(value)}
+
+
+_URI_SAFE = re.compile(r"[A-Za-z0-9\-_.!~*'()]*")
+
+
+def encode_path(value: object) -> str:
+    """Percent-encode a path parameter exactly like ``encodeURIComponent``."""
+    text = str(value)
+    if _URI_SAFE.fullmatch(text):  # most ids: nothing to encode
+        return text
+    return quote(text, safe="-_.!~*'()")
+
+
+# ---- deduplication ids -------------------------------------------------------
+# The ULID is encoded by hand rather than with python-ulid: it is a few lines,
+# about five times faster (13 table look-ups of 10 bits, two characters each),
+# and keeps the workers free of one more dependency. A test checks it
+# against python-ulid.
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
+_SHIFTS = tuple(range(120, -1, -10))
+
+
+def ulid_text(value: int) -> str:
+    """The 26-character Crockford base32 form of a 128-bit ULID value."""
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
+
+
+def dedup_id(message_id: str | None, seconds: float | None, event: dict) -> str:
+    """A ULID that is the same every time the same event is mapped.
+
+    48 bits: the event time in milliseconds (0 when unknown); 80 bits: a
+    blake2b hash of the messageId, or of the event's canonical JSON when it
+    has no messageId.
+    """
+    millis = 0
+    if seconds is not None:
+        millis = int(seconds * 1000)
+        if not 0 <= millis < 2**48:
+            millis = 0
+    if message_id is not None:
+        key = message_id.encode("utf-8", "surrogatepass")
+    else:
+        try:
+            key = orjson.dumps(event, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # not JSON-able (only from direct Python callers)
+            key = repr(event).encode("utf-8", "surrogatepass")
+    digest = blake2b(key, digest_size=10).digest()
+    return ulid_text((millis << 80) | int.from_bytes(digest, "big"))

@@ -1,0 +1,68 @@
+"""Group → an object item of ``POST /api/v2/batch`` (MAPPING.md section 5).
+
+Customer.io models groups (companies, accounts) as objects; a group call
+identifies the object and relates the person to it. Objects exist only in
+the v2 API, so group events become batch items in v1 mode too.
+"""
+
+from __future__ import annotations
+
+from transforms import build, lookups
+from transforms.errors import MappingError
+from transforms.ids import id_or_email, id_text
+from transforms.models import Group, validate
+from transforms.settings import Settings
+
+ACTIONS = frozenset(("identify", "delete", "add_relationships", "delete_relationships"))
+DEFAULT_OBJECT_TYPE = "1"
+_MISSING = (None, "")
+
+
+def object_action(event: dict) -> str:
+    """``traits.action``, else ``properties.action``, when valid; else ``identify``."""
+    action = (event.get("traits") or {}).get("action")
+    if action in _MISSING:
+        action = (event.get("properties") or {}).get("action")
+    return action if isinstance(action, str) and action in ACTIONS else "identify"
+
+
+def relationships(event: dict) -> list:
+    """The person the event is about, as ``[{"identifiers": {...}}]`` (``[]`` when none)."""
+    user_id = lookups.user_id(event)
+    if user_id is not None:
+        return [{"identifiers": id_or_email(str(user_id))}]
+    for path, value in (
+        ("context.traits.email", lookups.context_part(event, "traits").get("email")),
+        ("properties.email", (event.get("properties") or {}).get("email")),
+        ("context.externalId.0.id", lookups.external_id(event)),
+    ):
+        text = id_text(value, path)
+        if text is not None:
+            return [{"identifiers": id_or_email(text)}]
+    return []
+
+
+def map_group(raw: dict, settings: Settings) -> list:
+    event = validate(Group, lookups.unmap_destination(raw))
+    traits = event.get("traits") or {}
+    object_id = id_text(event.get("groupId"), "groupId")
+    if object_id is None:
+        object_id = id_text(traits.get("groupId"), "traits.groupId")
+    if object_id is None:
+        raise MappingError("groupId is required")
+    object_type = id_text(traits.get("objectTypeId"), "traits.objectTypeId") or DEFAULT_OBJECT_TYPE
+    item = {
+        "type": "object",
+        "action": object_action(event),
+        "identifiers": {"object_id": object_id, "object_type_id": object_type},
+    }
+    if event.get("traits") is not None:
+        item["attributes"] = {k: v for k, v in traits.items() if k != "action"}
+    item["cio_relationships"] = relationships(event)
+    seconds = lookups.event_seconds(event)
+    return [build.batch_item(
+        item, settings,
+        person_key=f"object:{object_type}:{object_id}",
+        message_id=lookups.message_id(event), timestamp=seconds, event_type="group",
+    )]
+

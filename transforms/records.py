@@ -1,0 +1,79 @@
+"""Warehouse records (reverse ETL) → v2 person items (MAPPING.md section 6).
+
+A record row ``{"type": "record", "action", "identifiers", "fields"}`` is
+synced to one Customer.io object for the whole run (``Settings.record_object``):
+people (identify/delete) or events. Records always go through
+``/api/v2/batch``, whatever the API version.
+"""
+
+from __future__ import annotations
+
+from transforms import build
+from transforms.errors import MappingError
+from transforms.ids import check_person_id, clip, dedup_id, id_text
+from transforms.models import Record, validate
+from transforms.settings import Settings
+from transforms.times import to_seconds, unix
+
+ACTIONS = ("insert", "update", "delete")
+IDENTIFIER_KEYS = ("cio_id", "id", "email")
+_MISSING = (None, "")
+
+
+def record_identifier(columns: dict) -> tuple[str, str]:
+    """``(key, value)`` of the first present cio_id, id, email.
+
+    Numbers are accepted as well as strings (warehouse id columns are often
+    integers). A ``cio_`` prefix is removed from a cio_id: v2 wants it bare.
+    """
+    for key in IDENTIFIER_KEYS:
+        value = id_text(columns.get(key), f"identifiers.{key}")
+        if value is not None:
+            if key == "cio_id":
+                value = value.removeprefix("cio_")
+            check_person_id(value, key)
+            return key, value
+    raise MappingError("record needs a non-empty cio_id, id or email in identifiers or fields")
+
+
+def map_record(raw: dict, settings: Settings) -> list:
+    record = validate(Record, raw)
+    raw_action = record.get("action")
+    action = raw_action.lower() if isinstance(raw_action, str) else raw_action
+    if action not in ACTIONS:
+        got = clip(str(raw_action)) if raw_action is not None else "nothing"
+        raise MappingError(f"record action must be insert, update or delete (got {got})")
+    # Warehouse mappers often put every column in identifiers: treat both alike.
+    columns = {**(record.get("identifiers") or {}), **(record.get("fields") or {})}
+    id_key, id_value = record_identifier(columns)
+    seconds = to_seconds(columns.get("created_at"))
+    message_id = id_text(record.get("messageId"), "messageId")
+    to_events = settings.record_object == "event"
+
+    item = {"type": "person", "identifiers": {id_key: id_value}}
+    if action == "delete":
+        if to_events:
+            raise MappingError("delete is not supported when records are synced to events")
+        item["action"] = "delete"
+    else:
+        excluded = {id_key, "created_at"}
+        if to_events:
+            name = columns.get("name")
+            if not isinstance(name, str) or not name:
+                raise MappingError("an event record needs a non-empty string name")
+            excluded.add("name")
+            item["action"] = "event"
+            item["name"] = name
+        else:
+            item["action"] = "identify"
+        attributes = {k: v for k, v in columns.items() if k not in excluded}
+        if attributes:
+            item["attributes"] = attributes
+        if seconds is not None:
+            item["timestamp"] = unix(seconds)
+        if to_events and settings.dedup_ids:
+            item["id"] = dedup_id(message_id, seconds, raw)
+    return [build.batch_item(
+        item, settings, person_key=f"{id_key}:{id_value}",
+        message_id=message_id, timestamp=seconds, event_type="record",
+    )]

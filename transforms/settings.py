@@ -1,0 +1,116 @@
+"""Destination settings (MAPPING.md section 1) and their validation.
+
+The pipeline builds one ``Settings`` at launch with ``load_settings``; a bad
+value stops it there with one readable line. The API key is a ``SecretStr``:
+it is shown nowhere (repr, str, errors) except in ``authorization()``.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from transforms.request import BATCH_PATH
+
+HOSTS = {"US": "https://track.customer.io", "EU": "https://track-eu.customer.io"}
+
+
+class SettingsError(ValueError):
+    """Invalid settings; ``str(err)`` is one line naming every bad setting."""
+
+
+def _upper(value):
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _lower(value):
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class Settings(BaseModel):
+    """Where and how to send: one Customer.io workspace."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    site_id: str = Field(min_length=1)
+    api_key: SecretStr = Field(min_length=1)
+    datacenter: Literal["US", "EU"] = "US"
+    api_version: Literal["v1", "v2"] = "v1"
+    device_token_event: Optional[str] = None
+    record_object: Literal["person", "event"] = "person"
+    dedup_ids: bool = True
+    endpoint: Optional[str] = None
+
+    _datacenter = field_validator("datacenter", mode="before")(_upper)
+    _lowercase = field_validator("api_version", "record_object", mode="before")(_lower)
+
+    @field_validator("site_id", mode="before")
+    @classmethod
+    def _strip(cls, value):
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("device_token_event", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value):
+        return None if value == "" else value
+
+    @field_validator("endpoint", mode="before")
+    @classmethod
+    def _endpoint(cls, value):
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        if len(value.rstrip("/")) <= len("https://") and value.lower().startswith("https"):
+            raise ValueError("must name a host")
+        return value.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        return self.endpoint or HOSTS[self.datacenter]
+
+    @property
+    def batch_url(self) -> str:
+        return self.base_url + BATCH_PATH
+
+    def authorization(self) -> str:
+        """The ``Authorization`` header value: ``Basic base64(site_id:api_key)``."""
+        pair = f"{self.site_id}:{self.api_key.get_secret_value()}"
+        return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
+
+_CHOICES = {
+    "datacenter": "must be US or EU",
+    "api_version": "must be v1 or v2",
+    "record_object": "must be person or event",
+}
+
+
+def _reason(error: dict) -> str:
+    name = ".".join(str(part) for part in error["loc"]) or "settings"
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "missing" or (name in ("site_id", "api_key") and value in ("", None)):
+        return f"{name} is required"
+    if kind == "extra_forbidden":
+        return f"{name} is not a setting"
+    if name == "api_key":  # never echo the key, not even a wrong one
+        return "api_key must be a non-empty string"
+    if name in _CHOICES:
+        return f"{name} {_CHOICES[name]} (got {value!r})"
+    if kind == "string_type":
+        return f"{name} must be a string (got {value!r})"
+    if kind.startswith("bool_"):
+        return f"{name} must be true or false (got {value!r})"
+    return f"{name} {error['msg'].removeprefix('Value error, ')} (got {value!r})"
+
+
+def load_settings(**values) -> Settings:
+    """Validated settings; a ``SettingsError`` naming each bad one otherwise."""
+    try:
+        return Settings(**values)
+    except ValidationError as err:
+        reasons = [_reason(e) for e in err.errors(include_url=False)]
+        raise SettingsError("invalid settings: " + "; ".join(reasons)) from None
