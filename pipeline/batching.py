@@ -92,12 +92,12 @@ class BatchItems(beam.PTransform):
         shards, max_items, max_bytes = self.shards, self.max_items, self.max_bytes
         return (
             items
-            | "KeyByShard" >> beam.Map(lambda o: (shard_of(o, shards), o))
+            | "KeyByShard" >> beam.Map(lambda o: (shard_of(o, shards), o.to_wire()))
             | "GroupByShard" >> beam.GroupByKey()
             | "CutIntoBatches" >> beam.MapTuple(
                 lambda shard, group: (
                     shard,
-                    cut_into_batches(in_send_order(group), max_items, max_bytes),
+                    cut_into_batches(in_send_order(map(Outbound.from_wire, group)), max_items, max_bytes),
                 )
             )
         )

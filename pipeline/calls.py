@@ -21,6 +21,18 @@ class Outbound:
     request: CioRequest
     event: bytes
 
+    # Across a shuffle an Outbound travels as a plain tuple: Beam's
+    # FastPrimitivesCoder encodes a tuple of str/bytes/float in C (~1 us),
+    # while a dataclass falls back to pickle (~10 us each way).
+    def to_wire(self) -> tuple:
+        r = self.request
+        return (r.method, r.url, r.body, r.batch_item, r.person_key, r.message_id, r.timestamp,
+                r.event_type, self.event)
+
+    @staticmethod
+    def from_wire(wire: tuple) -> "Outbound":
+        return Outbound(CioRequest(*wire[:8]), wire[8])
+
 
 @dataclass(slots=True)
 class HttpCall:

@@ -60,9 +60,11 @@ class OrderPerPerson(beam.PTransform):
     def expand(self, outbounds):
         return (
             outbounds
-            | "KeyByPerson" >> beam.Map(lambda o: (person_key(o), o))
+            | "KeyByPerson" >> beam.Map(lambda o: (person_key(o), o.to_wire()))
             | "GroupByPerson" >> beam.GroupByKey()
             | "SortByEventTime" >> beam.MapTuple(
-                lambda key, group: (key, [single_call(o) for o in in_send_order(group)])
+                lambda key, group: (
+                    key, [single_call(o) for o in in_send_order(map(Outbound.from_wire, group))]
+                )
             )
         )
