@@ -34,6 +34,20 @@ class CustomerIoOptions(PipelineOptions):
         add_customerio_arguments(parser)
 
 
+def _switch(value: str) -> bool:
+    """The value of a switch given as --name=value: true/false, yes/no, 1/0."""
+    lowered = str(value).strip().lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    raise ValueError(f"not true or false: {value!r}")
+
+
+def _negated_switch(value: str) -> bool:
+    return not _switch(value)
+
+
 def add_customerio_arguments(parser) -> None:
     """Declares our flags on an argparse-style parser (Beam's or a plain one)."""
     io = parser.add_argument_group("input and output")
@@ -69,9 +83,12 @@ def add_customerio_arguments(parser) -> None:
                      help="an extra event name that also registers the device in context.device.token")
     cio.add_argument("--record_object", default="person",
                      help="what warehouse record messages update: person or event")
-    cio.add_argument("--skip_credentials_check", action="store_true", default=False,
+    # Switches also take an explicit value (--no_dedup_ids=true): a Dataflow
+    # Flex Template passes every parameter as --name=value.
+    cio.add_argument("--skip_credentials_check", nargs="?", const=True, default=False, type=_switch,
                      help="do not check the credentials with Customer.io (GET /api/v1/accounts/region) at launch")
-    cio.add_argument("--no_dedup_ids", dest="dedup_ids", action="store_false", default=True,
+    cio.add_argument("--no_dedup_ids", dest="dedup_ids", nargs="?", const=False, default=True,
+                     type=_negated_switch,
                      help="do not add deterministic dedup ids (ULIDs) to events")
 
     rate = parser.add_argument_group("delivery")

@@ -1,0 +1,166 @@
+"""The Flex Template in templates/ agrees with the code it launches.
+
+The option list is read from `add_customerio_arguments` itself, so a flag
+added to pipeline/options.py without a template parameter (or a parameter
+left behind after a flag is removed) fails here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import re
+from pathlib import Path
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.options import CustomerIoOptions, add_customerio_arguments
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+
+
+def pipeline_flags() -> dict[str, argparse.Action]:
+    """Our flags as the Flex Template names them: the flag without '--'."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_customerio_arguments(parser)
+    return {action.option_strings[0].removeprefix("--"): action for action in parser._actions}
+
+
+def template_parameters() -> dict[str, dict]:
+    metadata = json.loads((TEMPLATES / "metadata.json").read_text())
+    names = [p["name"] for p in metadata["parameters"]]
+    assert len(names) == len(set(names)), "a parameter is declared twice"
+    return {p["name"]: p for p in metadata["parameters"]}
+
+
+def test_every_option_is_a_template_parameter_and_back():
+    flags, params = set(pipeline_flags()), set(template_parameters())
+    assert flags - params == set(), "options missing from templates/metadata.json"
+    assert params - flags == set(), "parameters in templates/metadata.json that are no option"
+
+
+def test_parameters_are_documented_and_optional():
+    for name, param in template_parameters().items():
+        assert param["label"].strip() and param["helpText"].strip(), name
+        # The source is one of input/subscription/topic, so none is required
+        # on its own; job_config checks the combination at launch.
+        assert param.get("isOptional") is True, name
+        for regex in param.get("regexes", []):
+            re.compile(regex)
+
+
+EXAMPLES = {
+    "input": "gs://my-bucket/events/2025-*.jsonl.gz",
+    "subscription": "projects/my-project/subscriptions/cio-events",
+    "topic": "projects/my-project/topics/cio-events",
+    "dead_letter": "gs://my-bucket/cio/dead/events",
+    "dead_letter_topic": "projects/my-project/topics/cio-dead",
+    "dry_run_output": "gs://my-bucket/cio/dry/requests",
+    "endpoint": "http://10.0.0.7:8080",
+    "datacenter": "EU",
+    "api_version": "v2",
+    "record_object": "event",
+    "skip_credentials_check": "true",
+    "no_dedup_ids": "false",
+    "rate_limit": "900",
+    "rate_limit_shares": "40",
+    "max_retries": "8",
+    "request_timeout": "2.5",
+    "delivery_threads": "16",
+    "batch_shards": "32",
+}
+
+
+@pytest.mark.parametrize("name,value", sorted(EXAMPLES.items()))
+def test_a_valid_value_passes_the_regex_and_parses_as_the_template_passes_it(name, value):
+    param = template_parameters()[name]
+    for regex in param.get("regexes", []):
+        assert re.fullmatch(regex, value), (name, value, regex)
+    # Flex Templates pass every parameter as --name=value.
+    options = PipelineOptions([f"--{name}={value}"]).view_as(CustomerIoOptions)
+    dest = pipeline_flags()[name].dest
+    assert getattr(options, dest) is not None
+
+
+def test_switches_take_an_explicit_value():
+    def opts(*argv):
+        return PipelineOptions(list(argv)).view_as(CustomerIoOptions)
+
+    assert opts().dedup_ids is True and opts().skip_credentials_check is False
+    assert opts("--no_dedup_ids").dedup_ids is False
+    assert opts("--no_dedup_ids=true").dedup_ids is False
+    assert opts("--no_dedup_ids=false").dedup_ids is True
+    assert opts("--skip_credentials_check").skip_credentials_check is True
+    assert opts("--skip_credentials_check=false").skip_credentials_check is False
+
+
+@pytest.mark.parametrize("name,bad", [
+    ("subscription", "my-subscription"),
+    ("topic", "projects/p/subscriptions/s"),
+    ("input", "/local/file.jsonl"),
+    ("api_version", "v3"),
+    ("rate_limit", "-5"),
+    ("no_dedup_ids", "maybe"),
+])
+def test_regexes_reject_obvious_mistakes(name, bad):
+    assert not any(re.fullmatch(r, bad) for r in template_parameters()[name]["regexes"])
+
+
+def test_requirements_pin_what_the_tests_run_with():
+    pins = {}
+    for line in (TEMPLATES / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = re.fullmatch(r"([A-Za-z0-9_.\-]+)(?:\[[^\]]+\])?==([^\s;]+)", line).groups()
+            pins[name.lower().replace("_", "-")] = version
+    assert {"apache-beam", "pydantic", "requests", "orjson"} <= set(pins)
+    for name, version in pins.items():
+        assert importlib.metadata.version(name) == version, name
+    dockerfile = (TEMPLATES / "Dockerfile").read_text()
+    assert f"ARG BEAM_VERSION={pins['apache-beam']}" in dockerfile
+
+
+def test_dockerfile_launches_templates_main_and_can_serve_as_worker_image():
+    dockerfile = (TEMPLATES / "Dockerfile").read_text()
+    assert re.search(r"^FROM \$\{LAUNCHER_IMAGE\}$", dockerfile, re.M)
+    assert "python311-template-launcher-base" in dockerfile
+    assert 'ENV FLEX_TEMPLATE_PYTHON_PY_FILE="${WORKDIR}/main.py"' in dockerfile
+    assert "COPY templates/main.py main.py" in dockerfile
+    assert "COPY --from=beam_sdk /opt/apache/beam /opt/apache/beam" in dockerfile
+    assert 'ENTRYPOINT ["/opt/apache/beam/boot"]' in dockerfile
+    assert re.search(r"pip install --no-cache-dir --no-deps \.", dockerfile)
+
+
+def test_launcher_rejects_bad_options_before_building(monkeypatch):
+    import runpy
+
+    launcher = runpy.run_path(str(TEMPLATES / "main.py"))
+    from pipeline.options import OptionsError
+
+    with pytest.raises(OptionsError, match="unknown option --rate_limt"):
+        launcher["launch"](["--input=gs://b/x", "--rate_limt=5"])
+    monkeypatch.delenv("CIO_API_KEY", raising=False)
+    with pytest.raises(OptionsError, match="one of --input, --subscription or --topic"):
+        launcher["launch"](["--site_id=s", "--api_key=k"])
+
+
+def test_launcher_reads_the_key_from_secret_manager(monkeypatch):
+    import runpy
+
+    launcher = runpy.run_path(str(TEMPLATES / "main.py"))
+    monkeypatch.delenv("CIO_API_KEY", raising=False)
+    asked = []
+
+    def fake_read(name):
+        asked.append(name)
+        return "sk-from-secret-manager"
+
+    secret = "projects/p/secrets/cio-api-key/versions/latest"
+    rest = launcher["resolve_api_key"](["--input=gs://b/x", f"--api_key_file={secret}"], read=fake_read)
+    assert rest == ["--input=gs://b/x"] and asked == [secret]
+    import os
+    assert os.environ["CIO_API_KEY"] == "sk-from-secret-manager"
+    # a plain file path is left to --api_key_file as usual
+    assert launcher["resolve_api_key"](["--api_key_file=/etc/cio/key"], read=fake_read) == ["--api_key_file=/etc/cio/key"]
