@@ -83,6 +83,7 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
             backoff_seconds=config.backoff_seconds,
             max_backoff_seconds=config.max_backoff_seconds,
             threads=config.delivery_threads,
+            job_id=config.job_id,
         )).with_outputs(DEAD_LETTER, main="delivered")
         dead.append(delivered[DEAD_LETTER])
     dead_letters = dead | "AllDeadLetters" >> beam.Flatten()

@@ -29,7 +29,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pipeline.calls import HttpCall
 from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
 from pipeline.progress import Progress
-from pipeline.ratelimit import AdaptiveRateLimiter
+from pipeline.ratelimit import AdaptiveRateLimiter, process_limiter
 from transforms import Settings
 
 LOG = logging.getLogger("cio-pipeline")
@@ -204,8 +204,9 @@ class DeliverCalls(beam.DoFn):
 
     def __init__(self, settings: Settings, rate_per_process: float, max_retries: int,
                  request_timeout: float, backoff_seconds: float, max_backoff_seconds: float,
-                 threads: int):
+                 threads: int, job_id: str = ""):
         self.settings = settings
+        self.job_id = job_id
         self.rate_per_process = rate_per_process
         self.max_retries = max_retries
         self.request_timeout = request_timeout
@@ -222,7 +223,7 @@ class DeliverCalls(beam.DoFn):
         self.sender = CallSender(
             self.session,
             self.settings.authorization(),
-            AdaptiveRateLimiter(self.rate_per_process),
+            process_limiter(self.rate_per_process, self.job_id),
             RetryPolicy(self.max_retries, self.backoff_seconds, self.max_backoff_seconds),
             self.request_timeout,
         )

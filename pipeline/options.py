@@ -9,6 +9,7 @@ pipeline is `pipeline.build`'s job.
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 
 from apache_beam.options.pipeline_options import (
@@ -136,6 +137,8 @@ class JobConfig:
     window_seconds: float
     batch_shards: int
 
+    job_id: str = ""
+
     @property
     def per_process_rate(self) -> float:
         """This process's share of the job-wide request budget."""
@@ -259,4 +262,5 @@ def job_config(options: PipelineOptions) -> JobConfig:
         delivery_threads=opts.delivery_threads,
         window_seconds=opts.window_seconds,
         batch_shards=opts.batch_shards,
+        job_id=uuid.uuid4().hex,
     )

@@ -1,19 +1,29 @@
-"""The request budget of one worker process, shared by its delivery threads.
+"""The request budget of one worker process, shared by all its senders.
 
-Written by hand because no well-kept library does all three things the job
-needs: pacing (never more than the budget in any one-second window, which a
-bursty token bucket allows), sharing between threads, and slowing down on
-Customer.io's 429 answers, honouring Retry-After, then recovering. Beam's
-AdaptiveThrottler only drops requests client-side; it does not pace.
+Written by hand because no well-kept library does all the job needs:
+pacing (requests spread evenly, not in bursts), a hard cap of the budget in
+any one-second window (which a token bucket does not give: it allows a full
+bucket plus the refill), sharing between threads and between the concurrent
+bundles of one process, and slowing down on Customer.io's 429 answers,
+honouring Retry-After, then recovering. Beam's AdaptiveThrottler only drops
+requests client-side; it does not pace.
 
-It paces by reserving slots: each request takes the next free slot, slots
-being 1/rate seconds apart, and sleeps until its slot (outside the lock).
+How: each request takes the next free slot, slots being 1/rate seconds apart,
+and sleeps until its slot (outside the lock); then, at the moment it really
+goes out, a sliding log of send times makes sure that no window of
+`WINDOW_SECONDS` holds more than the budget of one second. The window is a
+little longer than a second so that a request that reaches Customer.io a few
+milliseconds late cannot be counted in the next second's budget there.
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
+
+# One second plus a margin for the time between sending and arriving.
+WINDOW_SECONDS = 1.02
 
 
 class AdaptiveRateLimiter:
@@ -33,18 +43,28 @@ class AdaptiveRateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._next_slot = 0.0
+        self._sent = collections.deque()
         self._lock = threading.Lock()
 
     def acquire(self) -> float:
-        """Waits for this request's slot; returns the seconds waited."""
+        """Waits until this request may go out; returns the seconds waited."""
+        started = self._clock()
         with self._lock:
-            now = self._clock()
-            slot = max(now, self._next_slot)
+            slot = max(started, self._next_slot)
             self._next_slot = slot + 1.0 / self.rate
-        wait = slot - now
-        if wait > 0:
-            self._sleep(wait)
-        return max(wait, 0.0)
+        if slot > started:
+            self._sleep(slot - started)
+        while True:
+            with self._lock:
+                now = self._clock()
+                sent = self._sent
+                while sent and now - sent[0] >= WINDOW_SECONDS - 1e-9:
+                    sent.popleft()
+                if len(sent) < max(1, int(self.rate)):
+                    sent.append(now)
+                    return now - started
+                wait = WINDOW_SECONDS - (now - sent[0])
+            self._sleep(max(wait, 1e-6))
 
     def throttled(self, retry_after: float | None = None) -> None:
         """Customer.io answered 429: slow down, and pause for Retry-After."""
@@ -58,3 +78,23 @@ class AdaptiveRateLimiter:
         if self.rate < self.max_rate:
             with self._lock:
                 self.rate = min(self.max_rate, self.rate + self.max_rate * 0.01)
+
+
+_PROCESS_LIMITERS: dict[tuple[float, str], AdaptiveRateLimiter] = {}
+_PROCESS_LIMITERS_LOCK = threading.Lock()
+
+
+def process_limiter(rate: float, job_id: str = "") -> AdaptiveRateLimiter:
+    """The one limiter of this process for a job's `rate`.
+
+    A worker process runs one DoFn instance per concurrent bundle (Dataflow:
+    one per harness thread), so the limiter lives at module level: every
+    instance in the process draws from the same budget. It is per job, so
+    that a job does not inherit another's slowed-down rate in a process that
+    runs several (tests, notebooks).
+    """
+    with _PROCESS_LIMITERS_LOCK:
+        limiter = _PROCESS_LIMITERS.get((rate, job_id))
+        if limiter is None:
+            limiter = _PROCESS_LIMITERS[(rate, job_id)] = AdaptiveRateLimiter(rate)
+        return limiter

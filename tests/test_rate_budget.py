@@ -56,18 +56,17 @@ def test_two_worker_processes_share_the_budget(tmp_path, make_sandbox, capsys):
     sent = _api_requests(stats)
     assert sent >= 2_000, out
     assert stats["by_status"].get("429", 0) == 0
-    # The budget. Each process reserves send slots 1/100 s apart, but a
-    # request reaches the sandbox a little after its slot (thread wake-up,
-    # GIL, the sandbox's own handler threads share this process), so a
-    # one-second window can hold the slots of ~1.1 s: measured here 202-206,
-    # once 225. Over three seconds that jitter is amortised (602-611).
-    # A limiter that checked the last second's actual sends would hold 200
-    # exactly; see templates/README.md, "Sizing a Dataflow job".
-    assert stats["max_requests_1s"] <= 200 * 1.15, stats
-    assert stats["max_requests_3s"] <= 3 * 200 * 1.04, stats
+    # The budget, as the sandbox saw it: 200 in any one-second (600 in any
+    # three-second) window. Each process paces at 100/s and caps what it
+    # really sends in any 1.02 s window (pipeline/ratelimit.py; exact in its
+    # unit tests). The sandbox stamps a request when its handler thread gets
+    # to it; on a loaded 2-core machine that can lag the send by more than
+    # the 20 ms margin, hence the allowance of 1% here.
+    assert stats["max_requests_1s"] <= 202, stats
+    assert stats["max_requests_3s"] <= 3 * 200 + 2, stats
     # ... and the job used it: the mean rate over the sending period.
     span = stats["last_request_at"] - stats["first_request_at"]
-    assert sent / span >= 0.6 * 200, (sent, span, stats)
+    assert sent / span >= 0.9 * 200, (sent, span, stats)
     # Both processes sent: one alone, at its share of 100/s, could not have
     # averaged more than 100/s.
     assert sent / span > 110, (sent, span)
@@ -104,15 +103,12 @@ def test_a_stricter_server_limit_is_absorbed_by_backoff(tmp_path, make_sandbox, 
           f"{ok} accepted in {span:.1f} s = {ok / span:.0f}/s, peak {stats['max_requests_1s']} in 1 s")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "each DeliverCalls instance has its own AdaptiveRateLimiter (made in setup), and a worker "
-    "process runs one instance per concurrent bundle: two bundles at once in one process send at "
-    "twice the share. Dataflow runs several bundles per SDK process (--number_of_worker_harness_threads) "
-    "and one SDK process per vCPU; the limiter must be per process (e.g. beam.utils.shared.Shared)."))
 def test_concurrent_bundles_in_one_process_share_its_budget(tmp_path, make_sandbox):
     sandbox = make_sandbox(keep_in_memory=False)
     source = _write_events(tmp_path / "events.jsonl", 1_500, seed=23)
     argv = [a for a in _job(sandbox, source, tmp_path, "--rate_limit", "200") if a not in MULTI]
     assert run(argv + ["--direct_num_workers=2", "--direct_running_mode=multi_threading"]) == 0
     stats = sandbox.stats()
-    assert stats["max_requests_1s"] <= 200 * 1.15, stats  # measured: 424
+    # Two bundles at once in one process draw from the process's one limiter
+    # (before it was per DoFn instance, this measured 424). 1% allowance as above.
+    assert stats["max_requests_1s"] <= 202, stats
