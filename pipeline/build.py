@@ -19,7 +19,7 @@ from pipeline.ordering import OrderPerPerson
 from pipeline.parse import ParseEvents
 from pipeline.routing import MapEvents, RouteByType
 from pipeline.sinks import WriteDeadLetters, WriteDryRun
-from pipeline.sources import ReadRawEvents
+from pipeline.sources import ReadRawEvents, delivery_windows
 from transforms import EVENT_TYPES
 
 
@@ -86,6 +86,9 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
             job_id=config.job_id,
         )).with_outputs(DEAD_LETTER, main="delivered")
         dead.append(delivered[DEAD_LETTER])
+    if config.streaming:
+        dead = [pcoll | f"DeadLetterWindows{i}" >> delivery_windows(config.window_seconds)
+                for i, pcoll in enumerate(dead)]
     dead_letters = dead | "AllDeadLetters" >> beam.Flatten()
     dead_letters | "WriteDeadLetters" >> WriteDeadLetters(
         config.dead_letter, config.dead_letter_topic, config.streaming

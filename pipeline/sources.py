@@ -94,14 +94,24 @@ class WindowForDelivery(beam.PTransform):
         return (
             pcoll
             | "StampNotBeforeNow" >> beam.ParDo(_StampNotBeforeNow())
-            | "FixedWindows" >> beam.WindowInto(
-                window.FixedWindows(self.window_seconds),
-                trigger=trigger.AfterWatermark(
-                    # whole seconds: the runner API stores the delay as int ms of int s
-                    early=trigger.AfterProcessingTime(max(1, round(self.window_seconds))),
-                    late=trigger.AfterCount(1),
-                ),
-                accumulation_mode=trigger.AccumulationMode.DISCARDING,
-                allowed_lateness=Duration(seconds=24 * 3600),
-            )
+            | "FixedWindows" >> delivery_windows(self.window_seconds)
         )
+
+
+def delivery_windows(window_seconds: float) -> beam.WindowInto:
+    """The streaming job's windowing (see WindowForDelivery).
+
+    Also applied again to the dead letters of each stage before they are
+    merged: those coming out of a GroupByKey carry its continuation trigger,
+    and a Flatten wants one windowing on all its inputs.
+    """
+    return beam.WindowInto(
+        window.FixedWindows(window_seconds),
+        trigger=trigger.AfterWatermark(
+            # whole seconds: the runner API stores the delay as int ms of int s
+            early=trigger.AfterProcessingTime(max(1, round(window_seconds))),
+            late=trigger.AfterCount(1),
+        ),
+        accumulation_mode=trigger.AccumulationMode.DISCARDING,
+        allowed_lateness=Duration(seconds=24 * 3600),
+    )
