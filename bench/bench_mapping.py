@@ -1,18 +1,23 @@
 """Benchmark: decode + map throughput of the mapping layer on one core.
 
 Not a test. Generates 200,000 events (seed 7), serializes them to JSON lines
-in memory, then times, per API version, ``decode_events`` on every line plus
-``map_event`` on every event (the request bodies come out serialized, so
-this is all the CPU work the pipeline does per event before sending).
+in memory, then times ``decode_events`` alone on every line (the floor that
+orjson sets) and, per API version, ``decode_events`` plus ``map_event`` on
+every event (the request bodies come out serialized, so this is all the CPU
+work the pipeline does per event before sending). Prints a Markdown table
+that can be pasted into the README.
 
     .venv/bin/python -m bench.bench_mapping [--count N] [--profile]
 
-Target: at least 60,000 events/s per pass on one core.
+Target: at least 60,000 events/s per pass on one core. Timings on a shared
+machine vary by tens of percent: run it a few times (``taskset -c 1``
+pins it to one core).
 """
 
 from __future__ import annotations
 
 import argparse
+import platform
 import time
 
 import orjson
@@ -44,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
 
     lines = [orjson.dumps(event) for event in generate_events(args.count, args.seed)]
     size = sum(map(len, lines)) / len(lines)
-    print(f"{len(lines)} events, {size:.0f} bytes on average")
+    print(f"{len(lines):,} events, {size:,.0f} bytes on average, Python {platform.python_version()}, one process")
     common = dict(site_id="bench", api_key="bench-key")
     passes = {
         "v1": load_settings(**common),
@@ -60,14 +65,21 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     for line in lines:
         decode_events(line)
-    elapsed = time.perf_counter() - start
-    print(f"decode only (the floor orjson sets): {len(lines) / elapsed:,.0f} events/s")
+    floor = len(lines) / (time.perf_counter() - start)
+    rows = [("decode only (orjson floor)", floor, "")]
     for name, settings in passes.items():
         run(lines[:2000], settings)  # warm up
         start = time.perf_counter()
         requests, errors = run(lines, settings)
-        elapsed = time.perf_counter() - start
-        print(f"{name}: {len(lines) / elapsed:,.0f} events/s  ({elapsed:.2f} s, {requests} requests, {errors} errors)")
+        rate = len(lines) / (time.perf_counter() - start)
+        mapping = 1e6 / rate - 1e6 / floor
+        rows.append((f"{name}: decode + map + serialize", rate,
+                     f"{mapping:.1f} µs mapping = {mapping * floor / 1e6:.1f}× decode; "
+                     f"{requests} requests, {errors} errors"))
+    print("| pass | events/s | µs/event | % of floor | notes |")
+    print("|---|---:|---:|---:|---|")
+    for label, rate, notes in rows:
+        print(f"| {label} | {rate:,.0f} | {1e6 / rate:.1f} | {100 * rate / floor:.0f}% | {notes} |")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Ids: encodeURIComponent, email detection, normalisation, 150-byte limit, dedup ULIDs."""
 
 import re
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings as hsettings, strategies as st
 
 from transforms import MappingError
 from transforms.ids import (check_person_id, dedup_id, encode_path, id_or_email, is_email,
@@ -104,3 +106,9 @@ def test_dedup_time_outside_48_bits_is_zero(seconds):
 
 def test_dedup_id_survives_unjsonable_events():
     assert ULID.fullmatch(dedup_id(None, None, {"big": 2**70, "set": {1}}))
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.text(max_size=20) | st.integers())
+def test_encode_path_fast_path_agrees_with_quote(value):
+    assert encode_path(value) == quote(str(value), safe="-_.!~*'()")

@@ -1,10 +1,14 @@
 """Input models: what SDKs send is accepted, wrong field types are clear MappingErrors."""
 
+import copy
+import typing
+
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
+from pydantic import BaseModel, BeforeValidator
 
 from transforms import MappingError, load_settings, map_event
-from transforms.models import Alias, Group, Identify, Page, Record, Screen, Track, parse, validate
+from transforms.models import FITS, Alias, Group, Identify, Page, Record, Screen, Track, _list, parse, validate
 
 S = load_settings(site_id="s", api_key="k")
 
@@ -76,3 +80,53 @@ def test_fast_check_and_pydantic_agree(event, model):
         assert accepted
     except MappingError:
         assert not accepted
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(events, st.sampled_from([Identify, Track, Page, Screen, Group, Alias, Record]))
+def test_fast_check_is_exact_for_json_input(event, model):
+    """For what orjson can produce, ``FITS`` alone gives pydantic's verdict (pydantic is not needed)."""
+    try:
+        parse(model, event)
+        accepted = True
+    except MappingError:
+        accepted = False
+    assert FITS[model](event) is accepted
+
+
+def _validated_paths(model, prefix=()):
+    """(path, validator or sub-model) of every field of ``model`` that is checked, nested ones included."""
+    for name, field in model.model_fields.items():
+        path = prefix + (name,)
+        validators = [m.func for m in field.metadata if isinstance(m, BeforeValidator)]
+        if validators:
+            yield path, validators[0]
+        for arg in typing.get_args(field.annotation) or (field.annotation,):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                yield path, arg
+                yield from _validated_paths(arg, path)
+
+
+_FITTING = {Track: {"event": "E"}}
+
+
+@pytest.mark.parametrize("model", [Identify, Track, Page, Screen, Group, Alias, Record])
+def test_fast_check_covers_every_validated_field(model):
+    """Breaking any validated field (nested ones too) fails both pydantic and the fast check.
+
+    Guards against a field added to a model but not to its fast check.
+    """
+    base = _FITTING.get(model, {})
+    assert FITS[model](base) and parse(model, base)
+    paths = list(_validated_paths(model))
+    assert paths
+    for path, check in paths:
+        wrong = {} if check is _list else []
+        event = copy.deepcopy(base)
+        inner = event
+        for key in path[:-1]:
+            inner = inner.setdefault(key, {})
+        inner[path[-1]] = wrong
+        with pytest.raises(MappingError):
+            parse(model, event)
+        assert not FITS[model](event), path

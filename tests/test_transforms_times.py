@@ -29,6 +29,10 @@ T = 1714557600  # 2024-05-01T10:00:00Z
         (99_999_999_999, 99_999_999_999),  # below 1e11: seconds
         (100_000_000_000, 100_000_000),  # from 1e11: milliseconds
         (-1.5, -2),  # floor for negatives too
+        ("20240501", 20240501),  # eight digits are a number (seconds), not YYYYMMDD
+        (" 20240501 ", 20240501),
+        ("2024-05-01T10:00:00.5+00:00", T),
+        ("2024-05-02T00:00:00+14:00", T),
     ],
 )
 def test_times_become_whole_unix_seconds(value, expected):

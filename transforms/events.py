@@ -23,6 +23,7 @@ MAX_NAME_BYTES = 100
 MAX_SCREEN_NAME_BYTES = MAX_NAME_BYTES - len("Viewed  Screen")  # 86
 _MODELS = {"track": Track, "page": Page, "screen": Screen}
 _V1_TYPES = {"track": "event", "page": "page", "screen": "event"}
+_V2_ACTIONS = {"track": "event", "page": "page", "screen": "screen"}
 _MISSING = (None, "")
 
 
@@ -46,16 +47,17 @@ def _string_name(value: object) -> str | None:
 
 def event_name(kind: str, event: dict, anonymous: bool) -> str | None:
     """The Customer.io event name; None when the event has none."""
-    properties = event.get("properties") or {}
     if kind == "track":
         name = event["event"]
     elif kind == "page":
         name = event.get("name")
-        name = _string_name(name if name not in _MISSING else properties.get("url"))
+        if name in _MISSING:
+            name = (event.get("properties") or {}).get("url")
+        name = _string_name(name)
     else:  # screen
         screen = event.get("event")
         if screen in _MISSING:
-            screen = properties.get("name")
+            screen = (event.get("properties") or {}).get("name")
         if screen in _MISSING:
             screen = event.get("name")  # the standard screen-call field, last
         screen = _string_name(screen)
@@ -107,37 +109,46 @@ def device_attributes(event: dict) -> dict | None:
     return {k: _attribute_text(v) for k, v in attributes.items() if v is not None} or None
 
 
+def _person_key(user_id, email) -> str:
+    return f"id:{user_id}" if user_id is not None else f"email:{email}"
+
+
 def map_events(kind: str, raw: dict, settings: Settings) -> list:
     """Map a track, page or screen event (``kind``)."""
     event = validate(_MODELS[kind], lookups.unmap_destination(raw))
-    properties = event.get("properties")
-    name = event.get("event")
     user_id = lookups.user_id(event)
     email = lookups.email(event) if user_id is None else None
     person = user_id if user_id is not None else email
+    message_id = lookups.message_id(event)
     seconds = lookups.event_seconds(event)
-    meta = dict(message_id=lookups.message_id(event), timestamp=seconds, event_type=kind)
-    v2 = settings.api_version == "v2"
 
-    if kind == "track" and (name == DEVICE_REMOVED or name in DEVICE_ADDED
-                            or name == settings.device_token_event):
-        token = device_token(event)
-        if name == DEVICE_REMOVED:
-            if person is None or token is None:
-                raise MappingError("userId/email or device_token not present")
-            return [_remove_device(event, person, user_id, email, token, settings, meta)]
-        if person is not None and token is not None:
-            return [_add_device(event, person, user_id, email, token, settings, meta)]
+    if kind == "track":
+        name = event["event"]
+        if name == DEVICE_REMOVED or name in DEVICE_ADDED or name == settings.device_token_event:
+            token = device_token(event)
+            if name == DEVICE_REMOVED:
+                if person is None or token is None:
+                    raise MappingError("userId/email or device_token not present")
+                return [_remove_device(person, user_id, email, token, settings, message_id, seconds)]
+            if person is not None and token is not None:
+                return [_add_device(event, person, user_id, email, token, settings, message_id, seconds)]
 
-    name = event_name(kind, event, anonymous=person is None)
-    event_id = dedup_id(meta["message_id"], seconds, raw) if settings.dedup_ids else None
-    if v2:
+    properties = event.get("properties")
+    name = event_name(kind, event, person is None)
+    event_id = dedup_id(message_id, seconds, raw) if settings.dedup_ids else None
+    whole_seconds = unix(seconds)
+    if settings.api_version == "v2":
         identifiers, key = person_identifiers(user_id, email, lookups.anonymous_id(event))
-        item = person_item(
-            {"track": "event"}.get(kind, kind), identifiers,
-            name=name, attributes=properties, timestamp=unix(seconds), id=event_id,
-        )
-        return [build.batch_item(item, settings, person_key=key, **meta)]
+        item = person_item(_V2_ACTIONS[kind], identifiers)
+        if name is not None:
+            item["name"] = name
+        if properties is not None:
+            item["attributes"] = properties
+        if whole_seconds is not None:
+            item["timestamp"] = whole_seconds
+        if event_id is not None:
+            item["id"] = event_id
+        return [build.batch_item(item, settings, key, message_id, seconds, kind)]
 
     body = {}
     if name is not None:
@@ -145,25 +156,24 @@ def map_events(kind: str, raw: dict, settings: Settings) -> list:
     body["type"] = _V1_TYPES[kind]
     if properties is not None:
         body["data"] = properties
-    if seconds is not None:
-        body["timestamp"] = unix(seconds)
+    if whole_seconds is not None:
+        body["timestamp"] = whole_seconds
     if event_id is not None:
         body["id"] = event_id
     if person is not None:
         check_person_id(str(person), "user id" if user_id is not None else "email")
-        key = f"id:{user_id}" if user_id is not None else f"email:{email}"
         url = f"{settings.base_url}/api/v1/customers/{encode_path(person)}/events"
-        return [build.request("POST", url, body, person_key=key, **meta)]
+        return [build.request("POST", url, body, _person_key(user_id, email), message_id, seconds, kind)]
     anonymous_id = lookups.anonymous_id(event)
     if anonymous_id is None:
         raise MappingError("Anonymous id/ user id is required")
     body["anonymous_id"] = anonymous_id
     url = f"{settings.base_url}/api/v1/events"
-    return [build.request("POST", url, body, person_key=f"anonymous_id:{anonymous_id}", **meta)]
+    return [build.request("POST", url, body, f"anonymous_id:{anonymous_id}", message_id, seconds, kind)]
 
 
-def _add_device(event, person, user_id, email, token, settings, meta):
-    last_used = unix(meta["timestamp"])
+def _add_device(event, person, user_id, email, token, settings, message_id, seconds):
+    last_used = unix(seconds)
     if settings.api_version == "v2":
         identifiers, key = person_identifiers(user_id, email, None)
         device = {"token": token}
@@ -171,8 +181,9 @@ def _add_device(event, person, user_id, email, token, settings, meta):
                              ("attributes", device_attributes(event))):
             if value is not None:
                 device[field] = value
-        item = person_item("add_device", identifiers, device=device)
-        return build.batch_item(item, settings, person_key=key, **meta)
+        item = person_item("add_device", identifiers)
+        item["device"] = device
+        return build.batch_item(item, settings, key, message_id, seconds, "track")
     check_person_id(str(person), "user id" if user_id is not None else "email")
     device = dict(event["properties"]) if event.get("properties") else {}
     device["id"] = token
@@ -181,21 +192,20 @@ def _add_device(event, person, user_id, email, token, settings, meta):
     kind = platform(event)
     if kind is not None:
         device["platform"] = kind
-    key = f"id:{user_id}" if user_id is not None else f"email:{email}"
     url = f"{settings.base_url}/api/v1/customers/{encode_path(person)}/devices"
-    return build.request("PUT", url, {"device": device}, person_key=key, **meta)
+    return build.request("PUT", url, {"device": device}, _person_key(user_id, email), message_id, seconds, "track")
 
 
-def _remove_device(event, person, user_id, email, token, settings, meta):
+def _remove_device(person, user_id, email, token, settings, message_id, seconds):
     if settings.api_version == "v2":
         identifiers, key = person_identifiers(user_id, email, None)
-        item = person_item("delete_device", identifiers, device={"token": token})
-        return build.batch_item(item, settings, person_key=key, **meta)
+        item = person_item("delete_device", identifiers)
+        item["device"] = {"token": token}
+        return build.batch_item(item, settings, key, message_id, seconds, "track")
     check_person_id(str(person), "user id" if user_id is not None else "email")
-    key = f"id:{user_id}" if user_id is not None else f"email:{email}"
     url = (f"{settings.base_url}/api/v1/customers/{encode_path(person)}"
            f"/devices/{encode_path(token)}")
-    return build.request("DELETE", url, None, person_key=key, **meta)
+    return build.request("DELETE", url, None, _person_key(user_id, email), message_id, seconds, "track")
 
 
 def map_track(raw: dict, settings: Settings) -> list:

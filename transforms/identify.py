@@ -20,17 +20,16 @@ ADDRESS_KEYS = ("city", "country", "postalCode", "state", "street")
 
 def identify_body(event: dict, seconds: float | None) -> dict:
     """The attributes of section 3: traits, address parts, legacy user_properties, reserved keys."""
-    body = {}
     traits = lookups.traits(event)
     if traits:
-        for key, value in traits.items():
-            if key not in EXCLUDED_TRAITS:
-                body[key] = value
+        body = {key: value for key, value in traits.items() if key not in EXCLUDED_TRAITS}
         address = traits.get("address")
         if isinstance(address, dict):
             for key in ADDRESS_KEYS:
                 if key in address:
                     body[key] = address[key]
+    else:
+        body = {}
     legacy = event.get("user_properties")
     if legacy:
         body.update(legacy)
@@ -53,15 +52,18 @@ def map_identify(raw: dict, settings: Settings) -> list:
         raise MappingError("userId or email is not present")
     seconds = lookups.event_seconds(event)
     body = identify_body(event, seconds)
-    meta = dict(message_id=lookups.message_id(event), timestamp=seconds, event_type="identify")
+    message_id = lookups.message_id(event)
     if settings.api_version == "v2":
         identifiers, person_key = person_identifiers(user_id, email, None)
         # v2 orders attribute updates by the item's timestamp, not _timestamp.
         body.pop("_timestamp", None)
-        item = person_item("identify", identifiers, attributes=body, timestamp=unix(seconds))
-        return [build.batch_item(item, settings, person_key=person_key, **meta)]
+        item = person_item("identify", identifiers)
+        item["attributes"] = body
+        if seconds is not None:
+            item["timestamp"] = unix(seconds)
+        return [build.batch_item(item, settings, person_key, message_id, seconds, "identify")]
     person = user_id if user_id is not None else email
     check_person_id(str(person), "user id" if user_id is not None else "email")
     key = f"id:{user_id}" if user_id is not None else f"email:{email}"
     url = f"{settings.base_url}/api/v1/customers/{encode_path(person)}"
-    return [build.request("PUT", url, body, person_key=key, **meta)]
+    return [build.request("PUT", url, body, key, message_id, seconds, "identify")]

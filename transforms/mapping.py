@@ -55,7 +55,10 @@ def map_event(event: dict, settings: Settings) -> list[CioRequest]:
     """
     if not isinstance(event, dict):
         raise MappingError(f"expected a JSON object, got {json_kind(event)}")
-    mapper = MAPPERS[event_type(event)]
+    kind = event.get("type")
+    mapper = MAPPERS.get(kind) if type(kind) is str else None  # the usual, lowercase type
+    if mapper is None:
+        mapper = MAPPERS[event_type(event)]
     try:
         return mapper(event, settings)
     except MappingError:

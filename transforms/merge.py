@@ -22,13 +22,12 @@ def map_alias(raw: dict, settings: Settings) -> list:
     check_person_id(primary, "userId")
     check_person_id(secondary, "previousId")
     primary_ids, secondary_ids = id_or_email(primary), id_or_email(secondary)
-    key = next(iter(primary_ids))
-    meta = dict(
-        person_key=f"{key}:{primary}", message_id=lookups.message_id(event),
-        timestamp=lookups.event_seconds(event), event_type="alias",
-    )
+    key = f"{next(iter(primary_ids))}:{primary}"
+    message_id = lookups.message_id(event)
+    seconds = lookups.event_seconds(event)
     if settings.api_version == "v2":
         item = {"type": "person", "action": "merge", "primary": primary_ids, "secondary": secondary_ids}
-        return [build.batch_item(item, settings, **meta)]
+        return [build.batch_item(item, settings, key, message_id, seconds, "alias")]
     body = {"primary": primary_ids, "secondary": secondary_ids}
-    return [build.request("POST", f"{settings.base_url}/api/v1/merge_customers", body, **meta)]
+    url = f"{settings.base_url}/api/v1/merge_customers"
+    return [build.request("POST", url, body, key, message_id, seconds, "alias")]

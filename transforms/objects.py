@@ -60,9 +60,6 @@ def map_group(raw: dict, settings: Settings) -> list:
         item["attributes"] = {k: v for k, v in traits.items() if k != "action"}
     item["cio_relationships"] = relationships(event)
     seconds = lookups.event_seconds(event)
-    return [build.batch_item(
-        item, settings,
-        person_key=f"object:{object_type}:{object_id}",
-        message_id=lookups.message_id(event), timestamp=seconds, event_type="group",
-    )]
+    key = f"object:{object_type}:{object_id}"
+    return [build.batch_item(item, settings, key, lookups.message_id(event), seconds, "group")]
 

@@ -73,7 +73,4 @@ def map_record(raw: dict, settings: Settings) -> list:
             item["timestamp"] = unix(seconds)
         if to_events and settings.dedup_ids:
             item["id"] = dedup_id(message_id, seconds, raw)
-    return [build.batch_item(
-        item, settings, person_key=f"{id_key}:{id_value}",
-        message_id=message_id, timestamp=seconds, event_type="record",
-    )]
+    return [build.batch_item(item, settings, f"{id_key}:{id_value}", message_id, seconds, "record")]

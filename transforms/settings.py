@@ -73,7 +73,8 @@ class Settings(BaseModel):
 
     @property
     def batch_url(self) -> str:
-        return self.base_url + BATCH_PATH
+        # Read once per v2 event: spelled out rather than through base_url.
+        return (self.endpoint or HOSTS[self.datacenter]) + BATCH_PATH
 
     def authorization(self) -> str:
         """The ``Authorization`` header value: ``Basic base64(site_id:api_key)``."""

@@ -43,17 +43,10 @@ def to_seconds(value: object) -> float | None:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            text = value.strip()
-            if _NUMERIC.fullmatch(text):
-                return _from_number(float(text))
-            try:
-                parsed = datetime.fromisoformat(text)
-            except ValueError:
-                return None
-        if _DATE_DIGITS.fullmatch(value.strip()):  # a plain number that looks like YYYYMMDD
-            return _from_number(float(value))
+            return _from_text(value)
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=_UTC)
+            return _from_naive(value, parsed)
+        # The usual SDK form, "2024-05-01T10:00:00.123Z": one C call each way.
         try:
             return parsed.timestamp()
         except (ValueError, OverflowError):
@@ -66,6 +59,33 @@ def to_seconds(value: object) -> float | None:
         except OverflowError:  # an int too big for a float
             return None
     return None
+
+
+def _from_text(value: str) -> float | None:
+    """A string ``fromisoformat`` refused: a plain number, or ISO-8601 with spaces around."""
+    text = value.strip()
+    if _NUMERIC.fullmatch(text):
+        return _from_number(float(text))
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return _from_naive(value, parsed)
+    try:
+        return parsed.timestamp()
+    except (ValueError, OverflowError):
+        return None
+
+
+def _from_naive(value: str, parsed: datetime) -> float | None:
+    """A time without zone: UTC; eight digits alone are a number, not YYYYMMDD."""
+    if _DATE_DIGITS.fullmatch(value.strip()):
+        return _from_number(float(value))
+    try:
+        return parsed.replace(tzinfo=_UTC).timestamp()
+    except (ValueError, OverflowError):
+        return None
 
 
 def unix(seconds: float | None) -> int | None:

@@ -28,10 +28,6 @@ def person_identifiers(
     raise MappingError("userId, email or anonymousId is required")
 
 
-def person_item(action: str, identifiers: dict, **fields) -> dict:
-    """A person item; fields whose value is None are left out."""
-    item = {"type": "person", "action": action, "identifiers": identifiers}
-    for key, value in fields.items():
-        if value is not None:
-            item[key] = value
-    return item
+def person_item(action: str, identifiers: dict) -> dict:
+    """The start of a person item; the caller adds the action's fields (only those present)."""
+    return {"type": "person", "action": action, "identifiers": identifiers}
