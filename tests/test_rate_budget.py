@@ -20,11 +20,28 @@ import pytest
 
 from bench.generate_events import generate_events
 from pipeline.main import run
+from cio_sandbox.process import SandboxProcess
 from tests.services import API_KEY, SITE_ID
 
 pytestmark = pytest.mark.pipeline
 
 MULTI = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+
+
+@pytest.fixture
+def make_sandbox():
+    """Sandboxes in processes of their own: the job's threads must not delay
+    the sandbox's stamping of arrivals, or its one-second peak would be off."""
+    started = []
+
+    def make(**flags):
+        server = SandboxProcess(site_id=SITE_ID, api_key=API_KEY, **flags)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
 
 
 def _write_events(path, n, seed):
@@ -45,7 +62,7 @@ def _api_requests(stats) -> int:
 
 
 def test_two_worker_processes_share_the_budget(tmp_path, make_sandbox, capsys):
-    sandbox = make_sandbox(keep_in_memory=False)
+    sandbox = make_sandbox()
     source = _write_events(tmp_path / "events.jsonl", 2_500, seed=21)
     started = time.monotonic()
     assert run(_job(sandbox, source, tmp_path, "--rate_limit", "200")) == 0
@@ -61,9 +78,9 @@ def test_two_worker_processes_share_the_budget(tmp_path, make_sandbox, capsys):
     # really sends in any 1.02 s window (pipeline/ratelimit.py; exact in its
     # unit tests). The sandbox stamps a request when its handler thread gets
     # to it; on a loaded 2-core machine that can lag the send by more than
-    # the 20 ms margin, hence the allowance of 1% here.
-    assert stats["max_requests_1s"] <= 202, stats
-    assert stats["max_requests_3s"] <= 3 * 200 + 2, stats
+    # the 20 ms margin; it runs in a process of its own here for that reason.
+    assert stats["max_requests_1s"] <= 200, stats
+    assert stats["max_requests_3s"] <= 3 * 200, stats
     # ... and the job used it: the mean rate over the sending period.
     span = stats["last_request_at"] - stats["first_request_at"]
     assert sent / span >= 0.9 * 200, (sent, span, stats)
@@ -78,7 +95,7 @@ def test_a_stricter_server_limit_is_absorbed_by_backoff(tmp_path, make_sandbox, 
     # Customer.io (here the sandbox) allows 100/s while the job was told 400/s:
     # 429s are retried, each process halves its rate on a 429 and honours
     # Retry-After, and every valid event still arrives.
-    sandbox = make_sandbox(rate_limit=100, keep_in_memory=True)
+    sandbox = make_sandbox(rate_limit=100)
     events = list(generate_events(1_000, seed=22))
     source = tmp_path / "events.jsonl"
     source.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
@@ -104,11 +121,11 @@ def test_a_stricter_server_limit_is_absorbed_by_backoff(tmp_path, make_sandbox, 
 
 
 def test_concurrent_bundles_in_one_process_share_its_budget(tmp_path, make_sandbox):
-    sandbox = make_sandbox(keep_in_memory=False)
+    sandbox = make_sandbox()
     source = _write_events(tmp_path / "events.jsonl", 1_500, seed=23)
     argv = [a for a in _job(sandbox, source, tmp_path, "--rate_limit", "200") if a not in MULTI]
     assert run(argv + ["--direct_num_workers=2", "--direct_running_mode=multi_threading"]) == 0
     stats = sandbox.stats()
     # Two bundles at once in one process draw from the process's one limiter
-    # (before it was per DoFn instance, this measured 424). 1% allowance as above.
-    assert stats["max_requests_1s"] <= 202, stats
+    # (before it was per DoFn instance, this measured 424).
+    assert stats["max_requests_1s"] <= 200, stats

@@ -1,0 +1,49 @@
+"""Runs one pipeline job and prints what it cost, as one JSON line.
+
+Used by bench_pipeline.py in a fresh subprocess per measurement, so that
+peak RSS belongs to that job alone:
+
+    python -m bench.measure_job <cio-pipeline arguments...>
+
+prints {"elapsed": s, "events_read": n, "events_delivered": n,
+"max_rss_mb": MB of this process, "max_rss_children_mb": MB of the largest
+worker process (multi-processing mode)}.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import resource
+import sys
+import time
+
+import orjson
+
+
+def main(argv: list[str]) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    from pipeline.main import run  # imported here: start-up is part of a job's cost
+
+    started = time.monotonic()
+    summary = io.StringIO()
+    with contextlib.redirect_stdout(summary):
+        status = run(argv)
+    elapsed = time.monotonic() - started
+    counts = {}
+    for line in summary.getvalue().splitlines():
+        label, _, value = line.rpartition("  ")
+        counts[label.strip()] = value.strip()
+    print(orjson.dumps({
+        "status": status,
+        "elapsed": elapsed,
+        "events_read": int(counts.get("events read", 0) or 0),
+        "events_delivered": int(counts.get("events delivered", 0) or 0),
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_rss_children_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }).decode())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
