@@ -17,7 +17,7 @@ from pipeline.delivery import DeliverCalls
 from pipeline.options import JobConfig
 from pipeline.ordering import OrderPerPerson
 from pipeline.parse import ParseEvents
-from pipeline.routing import MapEvents, RouteByType
+from pipeline.routing import BATCH_ITEMS, MapEvents, RouteByType
 from pipeline.sinks import WriteDeadLetters, WriteDryRun
 from pipeline.sources import ReadRawEvents, delivery_windows
 from transforms import EVENT_TYPES
@@ -26,7 +26,7 @@ from transforms import EVENT_TYPES
 class MapByType(beam.PTransform):
     """Routes events by type and maps each type with its own ParDo.
 
-    Returns (requests, dead letters).
+    Returns (v1 requests, v2 batch items, dead letters).
     """
 
     def __init__(self, settings):
@@ -35,30 +35,30 @@ class MapByType(beam.PTransform):
 
     def expand(self, events):
         routed = events | "RouteByType" >> beam.ParDo(RouteByType()).with_outputs(*EVENT_TYPES, DEAD_LETTER)
-        requests, dead = [], [routed[DEAD_LETTER]]
+        single, items, dead = [], [], [routed[DEAD_LETTER]]
         for kind in EVENT_TYPES:
             mapped = routed[kind] | f"Map{kind.capitalize()}" >> beam.ParDo(
                 MapEvents(kind, self.settings)
-            ).with_outputs(DEAD_LETTER, main="requests")
-            requests.append(mapped.requests)
+            ).with_outputs(DEAD_LETTER, BATCH_ITEMS, main="requests")
+            single.append(mapped.requests)
+            items.append(mapped[BATCH_ITEMS])
             dead.append(mapped[DEAD_LETTER])
         return (
-            requests | "AllRequests" >> beam.Flatten(),
+            single | "SingleRequests" >> beam.Flatten(),
+            items | "AllBatchItems" >> beam.Flatten(),
             dead | "MapFailures" >> beam.Flatten(),
         )
 
 
 class PrepareCalls(beam.PTransform):
-    """Mapped requests -> (key, [HttpCall, ...]) groups ready to send in order."""
+    """(v1 requests, v2 items) -> (key, [HttpCall, ...]) groups ready to send in order."""
 
     def __init__(self, batch_shards: int):
         super().__init__()
         self.batch_shards = batch_shards
 
-    def expand(self, requests):
-        single, items = requests | "SplitBatchItems" >> beam.Partition(
-            lambda outbound, _: 1 if outbound.request.batch_item else 0, 2
-        )
+    def expand(self, requests_and_items):
+        single, items = requests_and_items
         v1_calls = single | "OrderPerPerson" >> OrderPerPerson()
         batch_calls = items | "BatchItems" >> BatchItems(self.batch_shards)
         return (v1_calls, batch_calls) | "AllCalls" >> beam.Flatten()
@@ -68,8 +68,8 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
     """Adds the whole job to `p`; returns its main PCollections (for tests)."""
     raw = p | "ReadEvents" >> ReadRawEvents(config)
     parsed = raw | "Parse" >> beam.ParDo(ParseEvents()).with_outputs(DEAD_LETTER, main="events")
-    requests, map_dead = parsed.events | "MapByType" >> MapByType(config.settings)
-    calls = requests | "PrepareCalls" >> PrepareCalls(config.batch_shards)
+    single, items, map_dead = parsed.events | "MapByType" >> MapByType(config.settings)
+    calls = (single, items) | "PrepareCalls" >> PrepareCalls(config.batch_shards)
 
     dead = [parsed[DEAD_LETTER], map_dead]
     if config.dry_run_output:
@@ -93,4 +93,5 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
     dead_letters | "WriteDeadLetters" >> WriteDeadLetters(
         config.dead_letter, config.dead_letter_topic, config.streaming
     )
-    return {"events": parsed.events, "requests": requests, "calls": calls, "dead_letters": dead_letters}
+    return {"events": parsed.events, "requests": single, "batch_items": items, "calls": calls,
+            "dead_letters": dead_letters}

@@ -43,8 +43,16 @@ class RouteByType(beam.DoFn):
         yield beam.pvalue.TaggedOutput(kind, event)
 
 
+# Tag of MapEvents' output of v2 batch items (the main output is v1 calls).
+BATCH_ITEMS = "batch_items"
+
+
 class MapEvents(beam.DoFn):
-    """Maps events of one type to Customer.io requests (`Outbound`s)."""
+    """Maps events of one type to Customer.io requests (`Outbound`s).
+
+    Requests sent on their own come out of the main output; v2 batch items
+    (objects, and everything in v2 mode) out of the BATCH_ITEMS tag.
+    """
 
     def __init__(self, kind: str, settings: Settings):
         if kind not in EVENT_TYPES:
@@ -69,7 +77,10 @@ class MapEvents(beam.DoFn):
             self.mapped.inc()
             source = _event_json(event)
             for request in requests:
-                yield Outbound(request, source)
+                if request.batch_item:
+                    yield beam.pvalue.TaggedOutput(BATCH_ITEMS, Outbound(request, source))
+                else:
+                    yield Outbound(request, source)
             return
         yield beam.pvalue.TaggedOutput(
             DEAD_LETTER, dead_letter_record("map", reason, event=_event_json(event))

@@ -42,12 +42,17 @@ def test_each_type_is_mapped_by_its_own_step_and_failures_dead_lettered():
         {"type": "weird"},
     ]
     with BeamPipeline() as p:
-        requests, dead = p | beam.Create(events) | MapByType(SETTINGS)
+        single, items, dead = p | beam.Create(events) | MapByType(SETTINGS)
         assert_that(
-            requests | "Kinds" >> beam.Map(lambda o: (o.request.event_type, o.request.batch_item)),
+            single | "Kinds" >> beam.Map(lambda o: (o.request.event_type, o.request.batch_item)),
             equal_to([("identify", False), ("track", False), ("page", False), ("screen", False),
-                      ("group", True), ("alias", False)]),
+                      ("alias", False)]),
             label="requests",
+        )
+        assert_that(
+            items | "ItemKinds" >> beam.Map(lambda o: (o.request.event_type, o.request.batch_item)),
+            equal_to([("group", True)]),
+            label="items",
         )
         assert_that(
             dead | "Errors" >> beam.Map(lambda r: (orjson.loads(r)["stage"], orjson.loads(r)["error"])),
@@ -62,7 +67,7 @@ def test_batch_job_groups_items_per_shard_and_people_per_key():
     singles = [outbound(person="id:p", ts=t, batch=False, url="http://sandbox/api/v1/customers/p",
                         method="PUT", kind="identify") for t in (3.0, 1.0, 2.0)]
     with BeamPipeline() as p:
-        calls = p | beam.Create(items + singles) | PrepareCalls(batch_shards=1)
+        calls = (p | "Singles" >> beam.Create(singles), p | "Items" >> beam.Create(items)) | PrepareCalls(batch_shards=1)
         assert_that(calls | beam.Map(summarize), equal_to([
             [("POST /api/v2/batch", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0])],
             [("PUT /api/v1/customers/{id}", [1.0]), ("PUT /api/v1/customers/{id}", [2.0]),
@@ -91,12 +96,9 @@ def test_streaming_windows_flush_batches_and_keep_event_time_order():
         .advance_watermark_to_infinity()
     )
     with BeamPipeline(options=streaming_options()) as p:
-        calls = (
-            p
-            | stream
-            | beam.WindowInto(window.FixedWindows(5))
-            | PrepareCalls(batch_shards=2)
-        )
+        items = p | stream | beam.WindowInto(window.FixedWindows(5))
+        no_singles = items | "NoSingles" >> beam.Filter(lambda o: not o.request.batch_item)
+        calls = (no_singles, items) | PrepareCalls(batch_shards=2)
         assert_that(calls | beam.Map(summarize), equal_to([
             [("POST /api/v2/batch", [1.0, 2.0, 3.0])],
             [("POST /api/v2/batch", [7.0])],
@@ -117,7 +119,9 @@ def test_streaming_one_persons_v1_calls_are_sent_in_event_time_order():
         .advance_watermark_to_infinity()
     )
     with BeamPipeline(options=streaming_options()) as p:
-        calls = p | stream | beam.WindowInto(window.FixedWindows(10)) | PrepareCalls(batch_shards=1)
+        singles = p | stream | beam.WindowInto(window.FixedWindows(10))
+        no_items = singles | "NoItems" >> beam.Filter(lambda o: o.request.batch_item)
+        calls = (singles, no_items) | PrepareCalls(batch_shards=1)
         assert_that(calls | beam.Map(summarize), equal_to([
             [("POST /api/v1/customers/{id}/events", [2.0]), ("POST /api/v1/customers/{id}/events", [4.0]),
              ("POST /api/v1/customers/{id}/events", [5.0])],
