@@ -80,7 +80,7 @@ def _batch_call(url: str, items: list[bytes], events: list[bytes]) -> HttpCall:
 
 
 class BatchItems(beam.PTransform):
-    """Outbound v2 items -> (shard, [batch HttpCall, ...] in send order)."""
+    """Outbound v2 items (wire form) -> (shard, [batch HttpCall, ...] in send order)."""
 
     def __init__(self, shards: int, max_items: int = MAX_BATCH_ITEMS, max_bytes: int = MAX_BATCH_BYTES):
         super().__init__()
@@ -92,7 +92,7 @@ class BatchItems(beam.PTransform):
         shards, max_items, max_bytes = self.shards, self.max_items, self.max_bytes
         return (
             items
-            | "KeyByShard" >> beam.Map(lambda o: (shard_of(o, shards), o.to_wire()))
+            | "KeyByShard" >> beam.Map(lambda wire: (shard_of(Outbound.from_wire(wire), shards), wire))
             | "GroupByShard" >> beam.GroupByKey()
             | "CutIntoBatches" >> beam.MapTuple(
                 lambda shard, group: (

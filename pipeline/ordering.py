@@ -55,12 +55,12 @@ def person_key(outbound: Outbound) -> str:
 
 
 class OrderPerPerson(beam.PTransform):
-    """Outbound v1 requests -> (person, [HttpCall, ...] in send order)."""
+    """Outbound v1 requests (wire form) -> (person, [HttpCall, ...] in send order)."""
 
     def expand(self, outbounds):
         return (
             outbounds
-            | "KeyByPerson" >> beam.Map(lambda o: (person_key(o), o.to_wire()))
+            | "KeyByPerson" >> beam.Map(lambda wire: (person_key(Outbound.from_wire(wire)), wire))
             | "GroupByPerson" >> beam.GroupByKey()
             | "SortByEventTime" >> beam.MapTuple(
                 lambda key, group: (

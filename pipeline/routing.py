@@ -51,7 +51,8 @@ class MapEvents(beam.DoFn):
     """Maps events of one type to Customer.io requests (`Outbound`s).
 
     Requests sent on their own come out of the main output; v2 batch items
-    (objects, and everything in v2 mode) out of the BATCH_ITEMS tag.
+    (objects, and everything in v2 mode) out of the BATCH_ITEMS tag. Both in
+    the wire form of `Outbound` (a plain tuple, see pipeline/calls.py).
     """
 
     def __init__(self, kind: str, settings: Settings):
@@ -78,9 +79,9 @@ class MapEvents(beam.DoFn):
             source = _event_json(event)
             for request in requests:
                 if request.batch_item:
-                    yield beam.pvalue.TaggedOutput(BATCH_ITEMS, Outbound(request, source))
+                    yield beam.pvalue.TaggedOutput(BATCH_ITEMS, Outbound(request, source).to_wire())
                 else:
-                    yield Outbound(request, source)
+                    yield Outbound(request, source).to_wire()
             return
         yield beam.pvalue.TaggedOutput(
             DEAD_LETTER, dead_letter_record("map", reason, event=_event_json(event))

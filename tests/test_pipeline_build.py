@@ -44,13 +44,15 @@ def test_each_type_is_mapped_by_its_own_step_and_failures_dead_lettered():
     with BeamPipeline() as p:
         single, items, dead = p | beam.Create(events) | MapByType(SETTINGS)
         assert_that(
-            single | "Kinds" >> beam.Map(lambda o: (o.request.event_type, o.request.batch_item)),
+            single | "Kinds" >> beam.Map(lambda w: (Outbound.from_wire(w).request.event_type,
+                                                    Outbound.from_wire(w).request.batch_item)),
             equal_to([("identify", False), ("track", False), ("page", False), ("screen", False),
                       ("alias", False)]),
             label="requests",
         )
         assert_that(
-            items | "ItemKinds" >> beam.Map(lambda o: (o.request.event_type, o.request.batch_item)),
+            items | "ItemKinds" >> beam.Map(lambda w: (Outbound.from_wire(w).request.event_type,
+                                                       Outbound.from_wire(w).request.batch_item)),
             equal_to([("group", True)]),
             label="items",
         )
@@ -63,9 +65,9 @@ def test_each_type_is_mapped_by_its_own_step_and_failures_dead_lettered():
 
 
 def test_batch_job_groups_items_per_shard_and_people_per_key():
-    items = [outbound(person=f"id:{i % 3}", ts=float(10 - i)) for i in range(10)]
+    items = [outbound(person=f"id:{i % 3}", ts=float(10 - i)).to_wire() for i in range(10)]
     singles = [outbound(person="id:p", ts=t, batch=False, url="http://sandbox/api/v1/customers/p",
-                        method="PUT", kind="identify") for t in (3.0, 1.0, 2.0)]
+                        method="PUT", kind="identify").to_wire() for t in (3.0, 1.0, 2.0)]
     with BeamPipeline() as p:
         calls = (p | "Singles" >> beam.Create(singles), p | "Items" >> beam.Create(items)) | PrepareCalls(batch_shards=1)
         assert_that(calls | beam.Map(summarize), equal_to([
@@ -86,18 +88,18 @@ def test_streaming_windows_flush_batches_and_keep_event_time_order():
     # sent in event-time order; a later window is a separate batch.
     stream = (
         EventStream()
-        .add_elements([window.TimestampedValue(outbound(person="id:a", ts=3.0), 1),
-                       window.TimestampedValue(outbound(person="id:a", ts=1.0), 2)])
+        .add_elements([window.TimestampedValue(outbound(person="id:a", ts=3.0).to_wire(), 1),
+                       window.TimestampedValue(outbound(person="id:a", ts=1.0).to_wire(), 2)])
         .advance_watermark_to(4)
-        .add_elements([window.TimestampedValue(outbound(person="id:a", ts=2.0), 4.5)])
+        .add_elements([window.TimestampedValue(outbound(person="id:a", ts=2.0).to_wire(), 4.5)])
         .advance_watermark_to(6)
-        .add_elements([window.TimestampedValue(outbound(person="id:a", ts=7.0), 7)])
+        .add_elements([window.TimestampedValue(outbound(person="id:a", ts=7.0).to_wire(), 7)])
         .advance_watermark_to(20)
         .advance_watermark_to_infinity()
     )
     with BeamPipeline(options=streaming_options()) as p:
         items = p | stream | beam.WindowInto(window.FixedWindows(5))
-        no_singles = items | "NoSingles" >> beam.Filter(lambda o: not o.request.batch_item)
+        no_singles = items | "NoSingles" >> beam.Filter(lambda w: False)
         calls = (no_singles, items) | PrepareCalls(batch_shards=2)
         assert_that(calls | beam.Map(summarize), equal_to([
             [("POST /api/v2/batch", [1.0, 2.0, 3.0])],
@@ -108,7 +110,7 @@ def test_streaming_windows_flush_batches_and_keep_event_time_order():
 def test_streaming_one_persons_v1_calls_are_sent_in_event_time_order():
     def single(ts, kind="track"):
         return outbound(person="id:z", ts=ts, batch=False, kind=kind,
-                        url="http://sandbox/api/v1/customers/z/events")
+                        url="http://sandbox/api/v1/customers/z/events").to_wire()
 
     stream = (
         EventStream()
@@ -120,7 +122,7 @@ def test_streaming_one_persons_v1_calls_are_sent_in_event_time_order():
     )
     with BeamPipeline(options=streaming_options()) as p:
         singles = p | stream | beam.WindowInto(window.FixedWindows(10))
-        no_items = singles | "NoItems" >> beam.Filter(lambda o: o.request.batch_item)
+        no_items = singles | "NoItems" >> beam.Filter(lambda w: False)
         calls = (singles, no_items) | PrepareCalls(batch_shards=1)
         assert_that(calls | beam.Map(summarize), equal_to([
             [("POST /api/v1/customers/{id}/events", [2.0]), ("POST /api/v1/customers/{id}/events", [4.0]),
