@@ -20,7 +20,7 @@ from apache_beam.options.pipeline_options import (
     WorkerOptions,
 )
 
-from transforms import Settings, SettingsError, load_settings
+from transforms import ColumnMapping, Settings, SettingsError, load_settings
 
 
 class OptionsError(ValueError):
@@ -53,7 +53,7 @@ def add_customerio_arguments(parser) -> None:
     """Declares our flags on an argparse-style parser (Beam's or a plain one)."""
     io = parser.add_argument_group("input and output")
     io.add_argument("--input", default=None,
-                    help="JSON-lines event files to read (a glob on any Beam filesystem; .gz/.bz2/.zst by extension): a batch job")
+                    help="files to read, JSON lines or --input_format csv/parquet (a glob on any Beam filesystem; .gz/.bz2/.zst by extension): a batch job")
     io.add_argument("--subscription", default=None,
                     help="Pub/Sub subscription projects/P/subscriptions/S to read events from: a streaming job")
     io.add_argument("--topic", default=None,
@@ -91,6 +91,26 @@ def add_customerio_arguments(parser) -> None:
     cio.add_argument("--no_dedup_ids", dest="dedup_ids", nargs="?", const=False, default=True,
                      type=_negated_switch,
                      help="do not add deterministic dedup ids (ULIDs) to events")
+
+    wh = parser.add_argument_group("warehouse exports (reverse ETL)")
+    wh.add_argument("--input_format", default="jsonl",
+                    help="what --input holds: jsonl (events or record messages), or csv / parquet table exports (one record per row)")
+    wh.add_argument("--id_column", default=None,
+                    help="csv/parquet: the column holding the person's id (default id)")
+    wh.add_argument("--email_column", default=None,
+                    help="csv/parquet: the column holding the person's email (default email)")
+    wh.add_argument("--cio_id_column", default=None,
+                    help="csv/parquet: the column holding the Customer.io cio_id (default cio_id)")
+    wh.add_argument("--event_name_column", default=None,
+                    help="csv/parquet with --record_object event: the column holding the event name (default name)")
+    wh.add_argument("--timestamp_column", default=None,
+                    help="csv/parquet: the column holding the row's time, ISO-8601 or epoch (default created_at)")
+    wh.add_argument("--action_column", default=None,
+                    help="csv/parquet: the column saying insert, update or delete per row (default: every row is an insert)")
+    wh.add_argument("--audience_id", default=None,
+                    help="sync records to this manual segment (its numeric id): inserts/updates add people, deletes remove them")
+    wh.add_argument("--id_type", default="id",
+                    help="with --audience_id: which identifier the segment calls use: id, email or cio_id (id)")
 
     rate = parser.add_argument_group("delivery")
     rate.add_argument("--rate_limit", type=float, default=1000.0,
@@ -138,6 +158,8 @@ class JobConfig:
     batch_shards: int
 
     job_id: str = ""
+    input_format: str = "jsonl"
+    columns: ColumnMapping = ColumnMapping()
 
     @property
     def per_process_rate(self) -> float:
@@ -195,6 +217,34 @@ def unknown_flags(argv: list[str]) -> list[str]:
     return [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
 
 
+_COLUMN_FLAGS = ("id_column", "email_column", "cio_id_column", "event_name_column",
+                 "timestamp_column", "action_column")
+
+
+def _warehouse_columns(opts: CustomerIoOptions, problems: list[str]) -> ColumnMapping:
+    """The column mapping of --input_format csv/parquet; appends what is wrong to ``problems``."""
+    input_format = (opts.input_format or "jsonl").strip().lower()
+    given = {name: getattr(opts, name) for name in _COLUMN_FLAGS if getattr(opts, name) is not None}
+    if input_format not in ("jsonl", "csv", "parquet"):
+        problems.append(f"--input_format must be jsonl, csv or parquet (got {opts.input_format!r})")
+    elif input_format != "jsonl" and not opts.input:
+        problems.append(f"--input_format {input_format} reads files: give --input")
+    elif input_format == "jsonl" and given:
+        flags = ", ".join(f"--{name}" for name in given)
+        problems.append(f"{flags} only apply to --input_format csv or parquet")
+    for name, value in given.items():
+        if not value.strip():
+            problems.append(f"--{name} must not be empty")
+    given = {name: value.strip() for name, value in given.items() if value.strip()}
+    columns = ColumnMapping(**given)
+    named = columns.columns()
+    for name in sorted({c for c in named if named.count(c) > 1}):
+        problems.append(f"column {name!r} is mapped twice (check the --*_column flags and their defaults)")
+    if opts.audience_id not in (None, "") and (opts.record_object or "").strip().lower() == "event":
+        problems.append("--audience_id syncs records to a segment: do not combine it with --record_object event")
+    return columns
+
+
 def job_config(options: PipelineOptions) -> JobConfig:
     """Checks the options and returns the job's configuration.
 
@@ -220,6 +270,8 @@ def job_config(options: PipelineOptions) -> JobConfig:
         if getattr(opts, name) < 1:
             problems.append(f"--{name} must be at least 1")
 
+    columns = _warehouse_columns(opts, problems)
+
     settings = None
     try:
         settings = load_settings(
@@ -231,6 +283,8 @@ def job_config(options: PipelineOptions) -> JobConfig:
             record_object=opts.record_object,
             dedup_ids=opts.dedup_ids,
             endpoint=opts.endpoint,
+            audience_id=opts.audience_id,
+            id_type=opts.id_type,
         )
     except SettingsError as err:
         problems.append(str(err).removeprefix("invalid settings: "))
@@ -263,4 +317,6 @@ def job_config(options: PipelineOptions) -> JobConfig:
         window_seconds=opts.window_seconds,
         batch_shards=opts.batch_shards,
         job_id=uuid.uuid4().hex,
+        input_format=(opts.input_format or "jsonl").strip().lower(),
+        columns=columns,
     )

@@ -2,7 +2,9 @@
 
 Both sources yield the raw bytes of a line or message; parsing happens in
 `pipeline.parse`, so that text which is not JSON can be dead-lettered as it
-was instead of failing the read.
+was instead of failing the read. Warehouse exports (--input_format csv or
+parquet) are read by `pipeline.warehouse`, which yields each row as the
+bytes of a record message.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Duration, Timestamp
 
 from pipeline.options import JobConfig
+from pipeline.warehouse import ReadWarehouseRows
 
 
 class ReadRawEvents(beam.PTransform):
@@ -33,6 +36,10 @@ class ReadRawEvents(beam.PTransform):
 
     def expand(self, pbegin):
         config = self.config
+        if config.input and config.input_format != "jsonl":
+            return pbegin | "ReadWarehouse" >> ReadWarehouseRows(
+                config.input, config.input_format, config.columns, validate=_is_local(config.input)
+            )
         if config.input:
             # Bytes, not str: a line with invalid UTF-8 must reach the
             # dead-letter output rather than fail the read.

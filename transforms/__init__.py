@@ -9,19 +9,25 @@ is MAPPING.md; the choices it leaves open are in ``DECISIONS.md``.
 from transforms.decode import decode_events
 from transforms.errors import MappingError
 from transforms.mapping import EVENT_TYPES, MAPPERS, event_type, map_event
-from transforms.request import BATCH_PATH, CioRequest
+from transforms.request import BATCH_PATH, MAX_BATCH_ITEMS, SEGMENTS_PATH, CioRequest, batch_envelope
 from transforms.settings import Settings, SettingsError, load_settings
+from transforms.warehouse import ColumnMapping, row_to_record
 
 __all__ = [
     "BATCH_PATH",
     "EVENT_TYPES",
     "MAPPERS",
+    "MAX_BATCH_ITEMS",
+    "SEGMENTS_PATH",
     "CioRequest",
+    "ColumnMapping",
     "MappingError",
     "Settings",
     "SettingsError",
+    "batch_envelope",
     "decode_events",
     "event_type",
     "load_settings",
     "map_event",
+    "row_to_record",
 ]

@@ -1,9 +1,14 @@
-"""Track, page and screen → events and devices (MAPPING.md section 4).
+"""Track, page and screen → events, devices and lifecycle calls (MAPPING.md section 4).
 
-A track event named ``Application Installed``/``Opened`` (or the configured
-device token event) registers the device, ``Application Uninstalled``
-removes it; everything else is a Customer.io event, on the person when the
-event names one, else anonymous (names then cut to Customer.io's 100 bytes).
+A track event named ``Application Installed``/``Opened``, ``Device Created
+or Updated`` (or the configured device token event) registers the device,
+``Application Uninstalled``/``Device Deleted`` removes it; the lifecycle
+events of the common event spec that Customer.io has a call for delete,
+suppress or unsuppress the person (``User Deleted``/``Suppressed``/
+``Unsuppressed``), delete an object (``Object Deleted``) or a person's
+relationship to it (``Relationship Deleted``). Everything else is a
+Customer.io event, on the person when the event names one, else anonymous
+(names then cut to Customer.io's 100 bytes).
 """
 
 from __future__ import annotations
@@ -12,12 +17,22 @@ from transforms import build, lookups
 from transforms.errors import MappingError
 from transforms.ids import check_person_id, dedup_id, encode_path, id_text
 from transforms.models import Page, Screen, Track, validate
+from transforms.objects import DEFAULT_OBJECT_TYPE, relationships
 from transforms.settings import Settings
 from transforms.times import unix
 from transforms.v2 import person_identifiers, person_item
 
-DEVICE_ADDED = frozenset(("Application Installed", "Application Opened"))
-DEVICE_REMOVED = "Application Uninstalled"
+DEVICE_ADDED = frozenset(("Application Installed", "Application Opened", "Device Created or Updated"))
+DEVICE_REMOVED = frozenset(("Application Uninstalled", "Device Deleted"))
+# track name -> (v1 method, v1 path after /api/v1/customers/{id}, v2 person action)
+PERSON_LIFECYCLE = {
+    "User Deleted": ("DELETE", "", "delete"),
+    "User Suppressed": ("POST", "/suppress", "suppress"),
+    "User Unsuppressed": ("POST", "/unsuppress", "unsuppress"),
+}
+OBJECT_LIFECYCLE = {"Object Deleted": "delete", "Relationship Deleted": "delete_relationships"}
+# Every name with a meaning of its own: one set look-up per track event.
+LIFECYCLE = DEVICE_ADDED | DEVICE_REMOVED | frozenset(PERSON_LIFECYCLE) | frozenset(OBJECT_LIFECYCLE)
 IOS_FAMILY = frozenset(("ios", "watchos", "ipados", "tvos"))
 MAX_NAME_BYTES = 100
 MAX_SCREEN_NAME_BYTES = MAX_NAME_BYTES - len("Viewed  Screen")  # 86
@@ -124,14 +139,10 @@ def map_events(kind: str, raw: dict, settings: Settings) -> list:
 
     if kind == "track":
         name = event["event"]
-        if name == DEVICE_REMOVED or name in DEVICE_ADDED or name == settings.device_token_event:
-            token = device_token(event)
-            if name == DEVICE_REMOVED:
-                if person is None or token is None:
-                    raise MappingError("userId/email or device_token not present")
-                return [_remove_device(person, user_id, email, token, settings, message_id, seconds)]
-            if person is not None and token is not None:
-                return [_add_device(event, person, user_id, email, token, settings, message_id, seconds)]
+        if name in LIFECYCLE or name == settings.device_token_event:
+            request = _lifecycle(name, event, person, user_id, email, settings, message_id, seconds)
+            if request is not None:
+                return [request]
 
     properties = event.get("properties")
     name = event_name(kind, event, person is None)
@@ -170,6 +181,86 @@ def map_events(kind: str, raw: dict, settings: Settings) -> list:
     body["anonymous_id"] = anonymous_id
     url = f"{settings.base_url}/api/v1/events"
     return [build.request("POST", url, body, f"anonymous_id:{anonymous_id}", message_id, seconds, kind)]
+
+
+def _lifecycle(name, event, person, user_id, email, settings, message_id, seconds):
+    """The request of a lifecycle track event; None when it is an ordinary event after all."""
+    if name in DEVICE_REMOVED:
+        token = device_token(event)
+        if person is None or token is None:
+            raise MappingError("userId/email or device_token not present")
+        return _remove_device(person, user_id, email, token, settings, message_id, seconds)
+    if name in PERSON_LIFECYCLE:
+        return _person_lifecycle(name, person, user_id, email, settings, message_id, seconds)
+    if name in OBJECT_LIFECYCLE:
+        return _object_lifecycle(name, event, settings, message_id, seconds)
+    # device registration (DEVICE_ADDED or the configured device token event)
+    token = device_token(event)
+    if person is not None and token is not None:
+        return _add_device(event, person, user_id, email, token, settings, message_id, seconds)
+    return None
+
+
+def _person_lifecycle(name, person, user_id, email, settings, message_id, seconds):
+    """User Deleted / Suppressed / Unsuppressed: v1 call without a body, or a v2 person item."""
+    if person is None:
+        raise MappingError(f"{name} needs a userId or email")
+    method, tail, action = PERSON_LIFECYCLE[name]
+    if settings.api_version == "v2":
+        identifiers, key = person_identifiers(user_id, email, None)
+        return build.batch_item(person_item(action, identifiers), settings, key, message_id, seconds, "track")
+    check_person_id(str(person), "user id" if user_id is not None else "email")
+    url = f"{settings.base_url}/api/v1/customers/{encode_path(person)}{tail}"
+    return build.request(method, url, None, _person_key(user_id, email), message_id, seconds, "track")
+
+
+def object_of(event: dict) -> tuple[str, str] | None:
+    """``(object_type_id, object_id)`` of an Object/Relationship Deleted event; None without an id.
+
+    id: ``properties.objectId``, ``properties.groupId``, ``groupId``,
+    ``context.groupId``; type: ``properties.objectTypeId``,
+    ``properties.object_type_id``, else ``"1"`` (as for group calls).
+    """
+    properties = event.get("properties") or {}
+    context = event.get("context") or {}
+    object_id = None
+    for path, value in (
+        ("properties.objectId", properties.get("objectId")),
+        ("properties.groupId", properties.get("groupId")),
+        ("groupId", event.get("groupId")),
+        ("context.groupId", context.get("groupId")),
+    ):
+        object_id = id_text(value, path)
+        if object_id is not None:
+            break
+    if object_id is None:
+        return None
+    object_type = (id_text(properties.get("objectTypeId"), "properties.objectTypeId")
+                   or id_text(properties.get("object_type_id"), "properties.object_type_id")
+                   or DEFAULT_OBJECT_TYPE)
+    return object_type, object_id
+
+
+def _object_lifecycle(name, event, settings, message_id, seconds):
+    """Object Deleted / Relationship Deleted: an object item of /api/v2/batch (both versions)."""
+    found = object_of(event)
+    if found is None:
+        raise MappingError(f"{name} needs an object id (properties.objectId, properties.groupId, "
+                           f"groupId or context.groupId)")
+    object_type, object_id = found
+    action = OBJECT_LIFECYCLE[name]
+    item = {
+        "type": "object",
+        "action": action,
+        "identifiers": {"object_id": object_id, "object_type_id": object_type},
+    }
+    if action == "delete_relationships":
+        related = relationships(event)
+        if not related:
+            raise MappingError(f"{name} needs a userId or email")
+        item["cio_relationships"] = related
+    key = f"object:{object_type}:{object_id}"
+    return build.batch_item(item, settings, key, message_id, seconds, "track")
 
 
 def _add_device(event, person, user_id, email, token, settings, message_id, seconds):

@@ -4,6 +4,13 @@ A record row ``{"type": "record", "action", "identifiers", "fields"}`` is
 synced to one Customer.io object for the whole run (``Settings.record_object``):
 people (identify/delete) or events. Records always go through
 ``/api/v2/batch``, whatever the API version.
+
+With ``Settings.audience_id`` the rows are the members of a manual segment
+instead: insert/update adds the person, delete removes them, one id per
+request item, batched by the pipeline into ``{"ids": [...]}`` calls.
+
+A record carrying ``warehouse_error`` (set by the file readers for a row
+that could not become a record) is dead-lettered with that reason.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from transforms import build
 from transforms.errors import MappingError
 from transforms.ids import check_person_id, clip, dedup_id, id_text
 from transforms.models import Record, validate
+from transforms.request import CioRequest
 from transforms.settings import Settings
 from transforms.times import to_seconds, unix
 
@@ -37,6 +45,9 @@ def record_identifier(columns: dict) -> tuple[str, str]:
 
 
 def map_record(raw: dict, settings: Settings) -> list:
+    problem = raw.get("warehouse_error")
+    if problem:
+        raise MappingError(clip(str(problem), 300))
     record = validate(Record, raw)
     raw_action = record.get("action")
     action = raw_action.lower() if isinstance(raw_action, str) else raw_action
@@ -45,6 +56,8 @@ def map_record(raw: dict, settings: Settings) -> list:
         raise MappingError(f"record action must be insert, update or delete (got {got})")
     # Warehouse mappers often put every column in identifiers: treat both alike.
     columns = {**(record.get("identifiers") or {}), **(record.get("fields") or {})}
+    if settings.audience_id is not None:
+        return [_segment_member(columns, action == "delete", record, settings)]
     id_key, id_value = record_identifier(columns)
     seconds = to_seconds(columns.get("created_at"))
     message_id = id_text(record.get("messageId"), "messageId")
@@ -74,3 +87,24 @@ def map_record(raw: dict, settings: Settings) -> list:
         if to_events and settings.dedup_ids:
             item["id"] = dedup_id(message_id, seconds, raw)
     return [build.batch_item(item, settings, f"{id_key}:{id_value}", message_id, seconds, "record")]
+
+
+def _segment_member(columns: dict, remove: bool, record: dict, settings: Settings) -> CioRequest:
+    """One id of ``POST /api/v1/segments/{audience_id}/add_customers|remove_customers``.
+
+    The id is the record's ``id_type`` column, always as a JSON string (the
+    segment schema allows only strings in ``ids``); a cio_id loses its
+    ``cio_`` prefix like in v2 (``id_type=cio_id`` already says what it is).
+    """
+    id_type = settings.id_type
+    value = id_text(columns.get(id_type), f"identifiers.{id_type}")
+    if value is None:
+        raise MappingError(f"segment record needs a non-empty {id_type} in identifiers or fields")
+    if id_type == "cio_id":
+        value = value.removeprefix("cio_")
+    check_person_id(value, id_type)
+    body = build.serialize(value)
+    return CioRequest(
+        "POST", settings.segment_url(remove), body, True, f"{id_type}:{value}",
+        id_text(record.get("messageId"), "messageId"), to_seconds(columns.get("created_at")), "record",
+    )

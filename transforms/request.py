@@ -13,6 +13,27 @@ import orjson
 
 # The path every v2 batch item is sent to, inside {"batch": [items]}.
 BATCH_PATH = "/api/v2/batch"
+# Manual segments: POST {SEGMENTS_PATH}/{id}/add_customers|remove_customers?id_type=...
+# with {"ids": [...]}; a segment batch item is one id (a JSON string).
+SEGMENTS_PATH = "/api/v1/segments"
+MAX_BATCH_ITEMS = 1000  # v2 batch items per request, and ids per segment request
+
+_BATCH_ENVELOPE = (b'{"batch":[', b"]}", MAX_BATCH_ITEMS)
+_SEGMENT_ENVELOPE = (b'{"ids":[', b"]}", MAX_BATCH_ITEMS)
+
+
+def batch_envelope(url: str) -> tuple[bytes, bytes, int]:
+    """How batch items sent to ``url`` are wrapped: ``(prefix, suffix, max_items)``.
+
+    The body of one request is ``prefix + b",".join(items) + suffix``. Items
+    are only batched with items of the same URL (segment URLs differ per
+    segment, action and id_type). ``/api/v2/batch``: ``{"batch":[...]}``, 1000
+    items; a manual segment URL (``/api/v1/segments/...``): ``{"ids":[...]}``,
+    1000 ids.
+    """
+    if SEGMENTS_PATH + "/" in url:
+        return _SEGMENT_ENVELOPE
+    return _BATCH_ENVELOPE
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__,
@@ -26,7 +47,9 @@ class CioRequest:
         query); for a batch item it is the batch URL the item will be sent to.
     body: the serialized JSON body, or None for calls without a body; for a
         batch item, the serialized item alone.
-    batch_item: True when this is an item of ``POST /api/v2/batch``.
+    batch_item: True when this is an item of a batched call: ``POST /api/v2/batch``,
+        or one id of a manual segment call (``url`` says which, see
+        ``batch_envelope``); items are batched per URL.
     person_key: who the call is about, e.g. "id:42", "email:a@b.co",
         "anonymous_id:x", "object:1:acme"; requests with the same key are sent
         in event-time order, one at a time.

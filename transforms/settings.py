@@ -12,7 +12,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from transforms.request import BATCH_PATH
+from transforms.request import BATCH_PATH, SEGMENTS_PATH
 
 HOSTS = {"US": "https://track.customer.io", "EU": "https://track-eu.customer.io"}
 
@@ -42,9 +42,24 @@ class Settings(BaseModel):
     record_object: Literal["person", "event"] = "person"
     dedup_ids: bool = True
     endpoint: Optional[str] = None
+    # Manual segment sync: records add/remove people to/from this segment.
+    audience_id: Optional[str] = None
+    id_type: Literal["id", "email", "cio_id"] = "id"
 
     _datacenter = field_validator("datacenter", mode="before")(_upper)
-    _lowercase = field_validator("api_version", "record_object", mode="before")(_lower)
+    _lowercase = field_validator("api_version", "record_object", "id_type", mode="before")(_lower)
+
+    @field_validator("audience_id", mode="before")
+    @classmethod
+    def _audience(cls, value):
+        # Customer.io segment ids are whole numbers (the path parameter is an int32).
+        if value is None or value == "":
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip().isdecimal() or not value.strip().isascii():
+            raise ValueError("must be a segment id, a whole number")
+        return value.strip()
 
     @field_validator("site_id", mode="before")
     @classmethod
@@ -71,6 +86,11 @@ class Settings(BaseModel):
     def base_url(self) -> str:
         return self.endpoint or HOSTS[self.datacenter]
 
+    def segment_url(self, remove: bool) -> str:
+        """``POST`` URL adding to (or removing from) the manual segment ``audience_id``."""
+        verb = "remove_customers" if remove else "add_customers"
+        return f"{self.base_url}{SEGMENTS_PATH}/{self.audience_id}/{verb}?id_type={self.id_type}"
+
     @property
     def batch_url(self) -> str:
         # Read once per v2 event: spelled out rather than through base_url.
@@ -86,6 +106,7 @@ _CHOICES = {
     "datacenter": "must be US or EU",
     "api_version": "must be v1 or v2",
     "record_object": "must be person or event",
+    "id_type": "must be id, email or cio_id",
 }
 
 
