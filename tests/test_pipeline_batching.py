@@ -62,3 +62,37 @@ def test_shard_is_stable_and_in_range(shards):
 def test_people_spread_over_shards():
     used = {shard_of(outbound(person=f"id:{i}"), 8) for i in range(200)}
     assert used == set(range(8))
+
+
+SEGMENT_ADD = "http://sandbox/api/v1/segments/7/add_customers?id_type=id"
+SEGMENT_REMOVE = "http://sandbox/api/v1/segments/7/remove_customers?id_type=id"
+
+
+def test_segment_ids_are_wrapped_as_ids_and_kept_apart_from_v2_items():
+    items = [outbound(person=f"id:{i}", ts=i, item=f"{i}", url=SEGMENT_ADD) for i in range(3)]
+    items.append(outbound(person="id:x", ts=9))
+    calls = cut_into_batches(items)
+    assert [(c.endpoint, orjson.loads(c.body)) for c in calls] == [
+        ("POST /api/v1/segments/{segment}/add_customers", {"ids": ["0", "1", "2"]}),
+        ("POST /api/v2/batch", {"batch": [{"person": "id:x", "ts": 9, "kind": "track"}]}),
+    ]
+
+
+def test_one_persons_add_goes_before_their_later_remove():
+    items = [
+        outbound(person="id:a", ts=1, item="a", url=SEGMENT_ADD),
+        outbound(person="id:b", ts=2, item="b", url=SEGMENT_ADD),
+        outbound(person="id:a", ts=3, item="a", url=SEGMENT_REMOVE),
+        outbound(person="id:c", ts=4, item="c", url=SEGMENT_ADD),
+    ]
+    calls = cut_into_batches(items)
+    assert [(c.url, orjson.loads(c.body)["ids"]) for c in calls] == [
+        (SEGMENT_ADD, ["a", "b"]),
+        (SEGMENT_REMOVE, ["a"]),
+        (SEGMENT_ADD, ["c"]),
+    ]
+
+
+def test_segment_calls_hold_at_most_1000_ids():
+    items = [outbound(person=f"id:{i}", ts=i, item=str(i), url=SEGMENT_ADD) for i in range(2001)]
+    assert [len(orjson.loads(c.body)["ids"]) for c in cut_into_batches(items)] == [1000, 1000, 1]
