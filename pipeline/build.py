@@ -68,7 +68,9 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
     """Adds the whole job to `p`; returns its main PCollections (for tests)."""
     raw = p | "ReadEvents" >> ReadRawEvents(config)
     parsed = raw | "Parse" >> beam.ParDo(ParseEvents()).with_outputs(DEAD_LETTER, main="events")
-    single, items, map_dead = parsed.events | "MapByType" >> MapByType(config.settings)
+    # Only the delivery step gets the key, and not even it when the key comes
+    # from Secret Manager (then each worker reads it in setup()).
+    single, items, map_dead = parsed.events | "MapByType" >> MapByType(config.settings.without_key())
     calls = (single, items) | "PrepareCalls" >> PrepareCalls(config.batch_shards)
 
     dead = [parsed[DEAD_LETTER], map_dead]
@@ -76,7 +78,8 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
         calls | "DryRun" >> WriteDryRun(config.dry_run_output, config.streaming)
     else:
         delivered = calls | "Deliver" >> beam.ParDo(DeliverCalls(
-            config.settings,
+            config.settings.without_key() if config.api_key_secret else config.settings,
+            api_key_secret=config.api_key_secret,
             rate_per_process=config.per_process_rate,
             max_retries=config.max_retries,
             request_timeout=config.request_timeout,

@@ -30,6 +30,7 @@ from pipeline.calls import HttpCall
 from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
 from pipeline.progress import Progress
 from pipeline.ratelimit import AdaptiveRateLimiter, process_limiter
+from pipeline import secrets
 from transforms import Settings
 
 LOG = logging.getLogger("cio-pipeline")
@@ -204,8 +205,9 @@ class DeliverCalls(beam.DoFn):
 
     def __init__(self, settings: Settings, rate_per_process: float, max_retries: int,
                  request_timeout: float, backoff_seconds: float, max_backoff_seconds: float,
-                 threads: int, job_id: str = ""):
+                 threads: int, job_id: str = "", api_key_secret: str | None = None):
         self.settings = settings
+        self.api_key_secret = api_key_secret
         self.job_id = job_id
         self.rate_per_process = rate_per_process
         self.max_retries = max_retries
@@ -220,9 +222,10 @@ class DeliverCalls(beam.DoFn):
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.verify = True  # TLS verification is never turned off.
+        api_key = secrets.read_secret(self.api_key_secret) if self.api_key_secret else None
         self.sender = CallSender(
             self.session,
-            self.settings.authorization(),
+            self.settings.authorization(api_key),
             process_limiter(self.rate_per_process, self.job_id),
             RetryPolicy(self.max_retries, self.backoff_seconds, self.max_backoff_seconds),
             self.request_timeout,

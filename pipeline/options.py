@@ -20,6 +20,8 @@ from apache_beam.options.pipeline_options import (
     WorkerOptions,
 )
 
+from pipeline import secrets
+from pipeline.secrets import is_secret_version
 from transforms import ColumnMapping, Settings, SettingsError, load_settings
 
 
@@ -75,7 +77,8 @@ def add_customerio_arguments(parser) -> None:
     cio.add_argument("--api_key", default=None,
                      help="Customer.io Track API key (default: environment variable CIO_API_KEY, or --api_key_file)")
     cio.add_argument("--api_key_file", default=None,
-                     help="read the Track API key from this file (first line)")
+                     help="read the Track API key from this file (first line), or from a Secret Manager "
+                          "version projects/P/secrets/S/versions/V (read by each worker)")
     cio.add_argument("--datacenter", default="US",
                      help="Customer.io data center: US (track.customer.io) or EU (track-eu.customer.io)")
     cio.add_argument("--api_version", default="v1",
@@ -147,6 +150,7 @@ class JobConfig:
     dead_letter_topic: str | None
     dry_run_output: str | None
     check_credentials: bool
+    api_key_secret: str | None
     rate_limit: float
     rate_limit_shares: int
     max_retries: int
@@ -192,6 +196,13 @@ def _rate_limit_shares(options: PipelineOptions, explicit: int) -> int:
 def _read_api_key(opts: CustomerIoOptions) -> str | None:
     if opts.api_key:
         return opts.api_key
+    if is_secret_version(opts.api_key_file):
+        try:
+            return secrets.read_secret(opts.api_key_file)
+        except Exception as err:  # any client or permission error: one line, no trace
+            raise OptionsError(
+                f"cannot read the API key from Secret Manager ({opts.api_key_file}): {type(err).__name__}"
+            ) from None
     if opts.api_key_file:
         try:
             with open(opts.api_key_file, encoding="utf-8") as handle:
@@ -307,6 +318,7 @@ def job_config(options: PipelineOptions) -> JobConfig:
         dead_letter_topic=opts.dead_letter_topic,
         dry_run_output=opts.dry_run_output,
         check_credentials=not (opts.skip_credentials_check or opts.dry_run_output),
+        api_key_secret=opts.api_key_file if is_secret_version(opts.api_key_file) else None,
         rate_limit=opts.rate_limit,
         rate_limit_shares=_rate_limit_shares(options, opts.rate_limit_shares),
         max_retries=opts.max_retries,

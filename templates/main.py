@@ -15,8 +15,6 @@ container image (``sdk_container_image``), so workers import the same code.
 from __future__ import annotations
 
 import logging
-import os
-import re
 import sys
 
 import apache_beam as beam
@@ -27,37 +25,14 @@ from pipeline.options import OptionsError, job_config, unknown_flags
 from pipeline.preflight import check_credentials
 
 
-SECRET_VERSION = re.compile(r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
-
-
-def read_secret(name: str) -> str:
-    """The payload of a Secret Manager secret version (the launcher's credentials)."""
-    from google.cloud import secretmanager  # apache-beam[gcp] depends on it
-
-    client = secretmanager.SecretManagerServiceClient()
-    payload = client.access_secret_version(request={"name": name}).payload.data
-    return payload.decode("utf-8").splitlines()[0].strip()
-
-
-def resolve_api_key(argv: list[str], read=read_secret) -> list[str]:
-    """--api_key_file=projects/P/secrets/S/versions/V: read the key at launch.
-
-    The key goes to CIO_API_KEY in this process (which job_config reads when
-    neither --api_key nor --api_key_file is given), never into the options.
-    """
-    rest = []
-    for arg in argv:
-        name = arg.partition("=")[2] if arg.startswith("--api_key_file=") else None
-        if name and SECRET_VERSION.match(name):
-            os.environ["CIO_API_KEY"] = read(name)
-        else:
-            rest.append(arg)
-    return rest
-
-
 def launch(argv: list[str]) -> beam.runners.runner.PipelineResult:
-    """Checks `argv`, builds the job and submits it (raises OptionsError)."""
-    argv = resolve_api_key(argv)
+    """Checks `argv`, builds the job and submits it (raises OptionsError).
+
+    `--api_key_file=projects/P/secrets/S/versions/V` names a Secret Manager
+    version: the launcher reads it for the credentials check and each worker
+    reads it in setup(), so the key is never an option nor in the job graph
+    (pipeline/secrets.py).
+    """
     unknown = unknown_flags(argv)
     if unknown:
         raise OptionsError(f"unknown option {', '.join(unknown)}")

@@ -146,21 +146,76 @@ def test_launcher_rejects_bad_options_before_building(monkeypatch):
         launcher["launch"](["--site_id=s", "--api_key=k"])
 
 
-def test_launcher_reads_the_key_from_secret_manager(monkeypatch):
-    import runpy
+def graph_payload(fn) -> bytes:
+    """A step's function as it is stored in the job graph, decompressed."""
+    import base64
+    import bz2
 
-    launcher = runpy.run_path(str(TEMPLATES / "main.py"))
-    monkeypatch.delenv("CIO_API_KEY", raising=False)
+    from apache_beam.internal import cloudpickle_pickler
+
+    return bz2.decompress(base64.b64decode(cloudpickle_pickler.dumps(fn)))
+
+
+def test_a_secret_manager_key_stays_out_of_options_and_job_graph(monkeypatch, tmp_path):
+    """--api_key_file=projects/.../versions/V: read at launch, and by each
+    worker in setup(); no pickled step of the job holds the key."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline import secrets
+    from pipeline.build import build_pipeline
+    from pipeline.options import job_config
+
+    key = "sk-from-secret-manager-5151"
     asked = []
 
-    def fake_read(name):
+    def fake_read(name):  # Google's client needs credentials and network
         asked.append(name)
-        return "sk-from-secret-manager"
+        return key
 
+    monkeypatch.setattr(secrets, "read_secret", fake_read)
     secret = "projects/p/secrets/cio-api-key/versions/latest"
-    rest = launcher["resolve_api_key"](["--input=gs://b/x", f"--api_key_file={secret}"], read=fake_read)
-    assert rest == ["--input=gs://b/x"] and asked == [secret]
-    import os
-    assert os.environ["CIO_API_KEY"] == "sk-from-secret-manager"
-    # a plain file path is left to --api_key_file as usual
-    assert launcher["resolve_api_key"](["--api_key_file=/etc/cio/key"], read=fake_read) == ["--api_key_file=/etc/cio/key"]
+    (tmp_path / "x.jsonl").write_text("{}\n")
+    options = PipelineOptions([f"--input={tmp_path / 'x.jsonl'}", "--site_id=s", f"--api_key_file={secret}"])
+    config = job_config(options)
+    assert asked == [secret] and config.settings.api_key.get_secret_value() == key
+    assert config.api_key_secret == secret
+    assert key not in str(options.get_all_options())
+
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, config)
+    pickled = []
+
+    class Steps(beam.pipeline.PipelineVisitor):
+        def visit_transform(self, node):
+            fn = getattr(node.transform, "fn", None)
+            if fn is not None:
+                pickled.append((node.full_label, graph_payload(fn)))
+
+    pipeline.visit(Steps())
+    assert any(label.startswith("Deliver/") for label, _ in pickled), [label for label, _ in pickled]
+    assert [label for label, data in pickled if key.encode() in data] == []
+
+
+def test_a_key_given_directly_is_only_in_the_delivery_step(tmp_path):
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.build import build_pipeline
+    from pipeline.options import job_config
+
+    key = "sk-direct-7373"
+    (tmp_path / "x.jsonl").write_text("{}\n")
+    options = PipelineOptions([f"--input={tmp_path / 'x.jsonl'}", "--site_id=s", f"--api_key={key}"])
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, job_config(options))
+    holders = []
+
+    class Steps(beam.pipeline.PipelineVisitor):
+        def visit_transform(self, node):
+            fn = getattr(node.transform, "fn", None)
+            if fn is not None and key.encode() in graph_payload(fn):
+                holders.append(node.full_label)
+
+    pipeline.visit(Steps())
+    assert holders and all(label.startswith("Deliver/") for label in holders), holders

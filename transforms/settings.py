@@ -96,10 +96,23 @@ class Settings(BaseModel):
         # Read once per v2 event: spelled out rather than through base_url.
         return (self.endpoint or HOSTS[self.datacenter]) + BATCH_PATH
 
-    def authorization(self) -> str:
-        """The ``Authorization`` header value: ``Basic base64(site_id:api_key)``."""
-        pair = f"{self.site_id}:{self.api_key.get_secret_value()}"
+    def authorization(self, api_key: str | None = None) -> str:
+        """The ``Authorization`` header value: ``Basic base64(site_id:api_key)``.
+
+        ``api_key`` overrides the key held here (a worker that fetched it
+        from Secret Manager itself).
+        """
+        key = self.api_key.get_secret_value() if api_key is None else api_key
+        pair = f"{self.site_id}:{key}"
         return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
+    def without_key(self) -> "Settings":
+        """A copy without the API key, for steps that do not send anything.
+
+        DoFns are pickled into the job graph; only the delivery step needs
+        the key (and not even it when the key comes from Secret Manager).
+        """
+        return self.model_copy(update={"api_key": SecretStr("")})
 
 
 _CHOICES = {
