@@ -202,3 +202,37 @@ def test_streaming_job_reads_pubsub_and_delivers_batched_objects(tmp_path, sandb
             job.wait(timeout=20)
         except subprocess.TimeoutExpired:
             job.kill()
+
+
+@pytest.mark.emulator
+def test_dead_letters_can_go_to_a_pubsub_topic(tmp_path, sandbox, pubsub_emulator):
+    from google.cloud import pubsub_v1
+
+    project = "cio-test"
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topic = publisher.topic_path(project, "dead-letters")
+    subscription = subscriber.subscription_path(project, "dead-letters-check")
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(name=subscription, topic=topic)
+
+    source = write_jsonl(tmp_path / "events.jsonl",
+                         [{"type": "identify", "userId": "u1", "traits": {"a": 1}}, {"type": "track", "userId": "u1"}],
+                         [b"not json"])
+    assert run(["--input", str(source), "--site_id", SITE_ID, "--api_key", API_KEY, "--endpoint", sandbox.url,
+                "--dead_letter_topic", topic]) == 0
+
+    records = []
+    deadline = time.monotonic() + 30
+    while len(records) < 2 and time.monotonic() < deadline:
+        response = subscriber.pull(subscription=subscription, max_messages=10, timeout=5)
+        records += [orjson.loads(m.message.data) for m in response.received_messages]
+        if response.received_messages:
+            subscriber.acknowledge(subscription=subscription,
+                                   ack_ids=[m.ack_id for m in response.received_messages])
+    by_stage = {r["stage"]: r for r in records}
+    assert len(records) == 2 and set(by_stage) == {"map", "parse"}
+    assert by_stage["map"]["error"] == "Event is a required field and should be a string"
+    assert by_stage["map"]["event"] == {"type": "track", "userId": "u1"}
+    assert by_stage["parse"]["raw"] == "not json" and by_stage["parse"]["error"].startswith("invalid JSON")
+    assert len(sandbox.accepted()) == 1
