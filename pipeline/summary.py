@@ -34,7 +34,7 @@ def summary_rows(counters: dict[tuple[str, str], int], elapsed: float) -> list[t
             rows.append((f"requests {name}", f"{n}"))
     rows.append(("events delivered", f"{counters.get(('cio', 'events_delivered'), 0)}"))
     rows.append(("retries", f"{counters.get(('cio', 'retries'), 0)}"))
-    rows.append(("throttled (s)", f"{counters.get(('cio', 'throttled_ms'), 0) / 1000:.1f}"))
+    rows.append(("waited for the rate limit (s, summed over threads)", f"{counters.get(('cio', 'throttled_ms'), 0) / 1000:.1f}"))
     dead = sum(n for (namespace, _), n in counters.items() if namespace == "cio.dead_letter")
     rows.append(("dead-lettered", f"{dead}"))
     reasons = sorted(
