@@ -138,6 +138,19 @@ def test_the_bundled_sample_runs_and_dead_letters_its_bad_lines(tmp_path, sandbo
     assert sandbox.stats()["requests"] > 100
 
 
+def topic_with_subscription(topic_name: str, subscription_name: str):
+    """Creates a topic and a subscription to it in the emulator's project."""
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topic = publisher.topic_path("cio-test", topic_name)
+    subscription = subscriber.subscription_path("cio-test", subscription_name)
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(name=subscription, topic=topic)
+    return publisher, subscriber, topic, subscription
+
+
 def job_output(job) -> str:
     """The last lines a job subprocess printed (it is stopped first)."""
     job.terminate()
@@ -151,15 +164,7 @@ def job_output(job) -> str:
 
 @pytest.mark.emulator
 def test_streaming_job_reads_pubsub_and_delivers_batched_objects(tmp_path, sandbox, pubsub_emulator):
-    from google.cloud import pubsub_v1
-
-    project = "cio-test"
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
-    topic = publisher.topic_path(project, "events")
-    subscription = subscriber.subscription_path(project, "events-pipeline")
-    publisher.create_topic(name=topic)
-    subscriber.create_subscription(name=subscription, topic=topic)
+    publisher, subscriber, topic, subscription = topic_with_subscription("events", "events-pipeline")
 
     events = [e for e in generate_events(200, seed=5) if e["type"] in ("group", "identify", "track")][:60]
     assert len([e for e in events if e["type"] == "group"]) >= 2
@@ -206,15 +211,7 @@ def test_streaming_job_reads_pubsub_and_delivers_batched_objects(tmp_path, sandb
 
 @pytest.mark.emulator
 def test_dead_letters_can_go_to_a_pubsub_topic(tmp_path, sandbox, pubsub_emulator):
-    from google.cloud import pubsub_v1
-
-    project = "cio-test"
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
-    topic = publisher.topic_path(project, "dead-letters")
-    subscription = subscriber.subscription_path(project, "dead-letters-check")
-    publisher.create_topic(name=topic)
-    subscriber.create_subscription(name=subscription, topic=topic)
+    _, subscriber, topic, subscription = topic_with_subscription("dead-letters", "dead-letters-check")
 
     source = write_jsonl(tmp_path / "events.jsonl",
                          [{"type": "identify", "userId": "u1", "traits": {"a": 1}}, {"type": "track", "userId": "u1"}],

@@ -44,13 +44,8 @@ def to_seconds(value: object) -> float | None:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             return _from_text(value)
-        if parsed.tzinfo is None:
-            return _from_naive(value, parsed)
         # The usual SDK form, "2024-05-01T10:00:00.123Z": one C call each way.
-        try:
-            return parsed.timestamp()
-        except (ValueError, OverflowError):
-            return None
+        return _from_parsed(value, parsed)
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -70,6 +65,11 @@ def _from_text(value: str) -> float | None:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
+    return _from_parsed(value, parsed)
+
+
+def _from_parsed(value: str, parsed: datetime) -> float | None:
+    """Unix seconds of a parsed ISO-8601 time (no zone: see _from_naive)."""
     if parsed.tzinfo is None:
         return _from_naive(value, parsed)
     try:
