@@ -65,7 +65,11 @@ def run(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, config)
+    try:
+        build_pipeline(pipeline, config)
+    except OSError as err:  # e.g. an --input glob that matches no file
+        print(f"cio-pipeline: {err}", file=sys.stderr)
+        return 2
     result = pipeline.run()
     result.wait_until_finish()
     if config.streaming:

@@ -102,3 +102,10 @@ def test_cli_help_lists_every_flag(capsys):
                  "--endpoint", "--dry_run_output", "--dead_letter", "--dead_letter_topic", "--rate_limit",
                  "--max_retries", "--window_seconds"):
         assert flag in out
+
+
+def test_cli_input_that_matches_no_file_is_one_line(capsys, tmp_path):
+    assert run(["--input", str(tmp_path / "nothing-*.jsonl"), "--site_id", "s", "--api_key", "k",
+                "--skip_credentials_check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cio-pipeline: No files found") and len(err.splitlines()) == 1
