@@ -14,8 +14,6 @@ import orjson
 from apache_beam.io import fileio
 from apache_beam.metrics import Metrics
 
-from pipeline.calls import HttpCall
-
 # How much of a reason goes into a metric name; the record keeps all of it.
 REASON_CHARS = 80
 
@@ -99,5 +97,3 @@ class WriteDryRun(beam.PTransform):
             | "Write" >> WriteJsonLines(self.path, self.streaming)
         )
 
-
-__all__ = ["HttpCall", "WriteDeadLetters", "WriteDryRun", "WriteJsonLines", "dry_run_lines"]

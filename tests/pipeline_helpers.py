@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import glob
+from pathlib import Path
+
 import orjson
 
 from pipeline.calls import Outbound
@@ -18,3 +21,11 @@ def outbound(person="id:1", ts=1.0, kind="track", item=None, batch=True, url=BAT
         message_id=f"m-{person}-{ts}", timestamp=ts, event_type=kind,
     )
     return Outbound(request, orjson.dumps({"person": person, "ts": ts, "type": kind}))
+
+
+def read_dead_letters(prefix: Path) -> list[dict]:
+    """Every record in the dead-letter files written under `prefix`."""
+    records = []
+    for name in sorted(glob.glob(f"{prefix}*")):
+        records += [orjson.loads(line) for line in Path(name).read_bytes().splitlines() if line.strip()]
+    return records

@@ -19,6 +19,7 @@ import pytest
 
 from bench.generate_events import generate_events, seq_of_event, seq_of_request
 from pipeline.main import run
+from tests.pipeline_helpers import read_dead_letters
 from tests.services import API_KEY, SITE_ID
 from transforms import MappingError, load_settings, map_event
 
@@ -32,14 +33,6 @@ def write_jsonl(path: Path, events, extra_lines=()) -> Path:
         for line in extra_lines:
             out.write(line + b"\n")
     return path
-
-
-def read_dead_letters(prefix: Path) -> list[dict]:
-    records = []
-    for name in sorted(glob.glob(f"{prefix}*")):
-        with open(name, "rb") as handle:
-            records += [orjson.loads(line) for line in handle if line.strip()]
-    return records
 
 
 def delivered_seqs(sandbox) -> collections.Counter:

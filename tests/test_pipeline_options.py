@@ -9,7 +9,7 @@ from pipeline.options import OptionsError, job_config, unknown_flags
 BASE = ["--input", "x.jsonl", "--site_id", "s", "--api_key", "k"]
 
 
-def config(args, monkeypatch=None):
+def config(args):
     return job_config(PipelineOptions(args))
 
 

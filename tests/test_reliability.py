@@ -8,7 +8,6 @@ make the retry count once) and 1% dropped connections, all at once.
 from __future__ import annotations
 
 import collections
-import glob
 import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,17 +17,11 @@ import pytest
 
 from bench.generate_events import generate_events, seq_of_event, seq_of_request
 from pipeline.main import run
+from tests.pipeline_helpers import read_dead_letters
 from tests.services import API_KEY, SITE_ID
 from transforms import MappingError, load_settings, map_event
 
 FAULTS = dict(error_rate=0.10, throttle_rate=0.05, slow_rate=0.02, slow_seconds=1.0, drop_rate=0.01)
-
-
-def read_dead_letters(prefix: Path) -> list[dict]:
-    records = []
-    for name in glob.glob(f"{prefix}*"):
-        records += [orjson.loads(line) for line in Path(name).read_bytes().splitlines() if line.strip()]
-    return records
 
 
 def job(sandbox, source, dead_prefix, *extra):
