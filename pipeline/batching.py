@@ -1,12 +1,21 @@
 """Groups batch items into `/api/v2/batch` (and manual segment) requests
 within Customer.io's caps.
 
-Items are keyed by a small number of shards (a stable hash of the person, so
-one person's items stay on one shard and in order), grouped per window (the
-global window in batch jobs), sorted by event time and cut into requests of at
-most `max_items` items and `max_bytes` bytes of JSON. Beam's GroupIntoBatches
-has no byte limit in Python, and BatchElements only batches within a bundle,
-so the cut is done here.
+Items are keyed by a small number of shards: a stable hash of the person, so
+one person's items stay on one shard, in order, and the delivery step sends
+one shard's requests one at a time. Then:
+
+- streaming jobs (`BatchItems`): items are grouped per window and shard,
+  sorted by event time and cut into requests;
+- batch jobs (`BatchInBundle`): items are cut into requests as they stream
+  past, per shard, within the bundle. No shuffle: a GroupByKey would hold
+  every item of the backfill (on DirectRunner, in memory) before sending the
+  first request, while this holds at most one open request per shard. What is
+  left open when the bundle ends is packed together, so a bundle leaves at
+  most one request less than full.
+
+Beam's GroupIntoBatches has no byte limit in Python, and BatchElements has
+no notion of a person, so the cut is done here.
 """
 
 from __future__ import annotations
@@ -14,13 +23,17 @@ from __future__ import annotations
 import zlib
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.calls import HttpCall, Outbound, endpoint_label
+from pipeline.calls import ALL_KEYS, HttpCall, Outbound, endpoint_label
 from pipeline.ordering import in_send_order
 from transforms import BATCH_PATH, batch_envelope
 
 MAX_BATCH_ITEMS = 1000
 MAX_BATCH_BYTES = 500_000
+
 
 
 def shard_of(outbound: Outbound, shards: int) -> int:
@@ -42,73 +55,106 @@ def batch_body(items: list[bytes], url: str = BATCH_PATH) -> bytes:
 class _OpenBatch:
     """Items gathered for one URL, not yet cut into a call."""
 
-    __slots__ = ("url", "max_items", "items", "events", "people", "size")
+    __slots__ = ("url", "max_items", "outbounds", "people", "size")
 
-    def __init__(self, url: str):
-        prefix, suffix, self.max_items = batch_envelope(url)
+    def __init__(self, url: str, max_items: int):
+        prefix, suffix, cap = batch_envelope(url)
         self.url = url
-        self.items: list[bytes] = []
-        self.events: list[bytes] = []
+        self.max_items = min(cap, max_items)
+        self.outbounds: list[Outbound] = []
         self.people: set = set()
         self.size = len(prefix) + len(suffix)
 
-    def fits(self, item: bytes, max_items: int, max_bytes: int) -> bool:
-        added = len(item) + (1 if self.items else 0)
-        return len(self.items) < min(self.max_items, max_items) and self.size + added <= max_bytes
+    def fits(self, item: bytes, max_bytes: int) -> bool:
+        added = len(item) + (1 if self.outbounds else 0)
+        return len(self.outbounds) < self.max_items and self.size + added <= max_bytes
 
     def add(self, outbound: Outbound) -> None:
-        self.size += len(outbound.request.body) + (1 if self.items else 0)
-        self.items.append(outbound.request.body)
-        self.events.append(outbound.event)
+        self.size += len(outbound.request.body) + (1 if self.outbounds else 0)
+        self.outbounds.append(outbound)
         self.people.add(outbound.request.person_key)
 
-    def call(self) -> HttpCall:
+    def call(self, sort: bool) -> HttpCall:
+        outbounds = in_send_order(self.outbounds) if sort else self.outbounds
         return HttpCall(
             method="POST",
             url=self.url,
-            body=batch_body(self.items, self.url),
+            body=batch_body([o.request.body for o in outbounds], self.url),
             endpoint=endpoint_label("POST", self.url),
-            events=self.events,
+            events=[o.event for o in outbounds],
             batch=True,
         )
 
 
+class BatchCutter:
+    """Cuts items, in the order they are added, into batch calls within both caps.
+
+    Items only share a call with items for the same URL (v2 batch, or one
+    manual segment action). Calls come out in an order that keeps each
+    person's items in the order added: before an item joins its URL's batch,
+    an open batch of another URL that holds the same person is cut first
+    (e.g. a segment add before a later remove). An item that alone exceeds
+    the byte cap cannot be sent; the mapping layer already rejects items over
+    32 KB, so that cannot happen here.
+
+    `sort_each_call`: put the items of each call in event-time order (with a
+    merge after its primary's identify), for items added in arrival order.
+    """
+
+    def __init__(self, max_items: int = MAX_BATCH_ITEMS, max_bytes: int = MAX_BATCH_BYTES,
+                 sort_each_call: bool = False):
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self.sort_each_call = sort_each_call
+        self.open: dict[str, _OpenBatch] = {}
+
+    def add(self, outbound: Outbound) -> list[HttpCall]:
+        """Adds one item; returns the calls it completed (usually none)."""
+        request = outbound.request
+        calls = []
+        if len(self.open) > 1 or request.url not in self.open:
+            for url in [u for u, b in self.open.items()
+                        if u != request.url and request.person_key in b.people]:
+                calls.append(self.open.pop(url).call(self.sort_each_call))
+        batch = self.open.get(request.url)
+        if batch is not None and not batch.fits(request.body, self.max_bytes):
+            calls.append(self.open.pop(request.url).call(self.sort_each_call))
+            batch = None
+        if batch is None:
+            batch = self.open[request.url] = _OpenBatch(request.url, self.max_items)
+        batch.add(outbound)
+        return calls
+
+    def flush(self) -> list[HttpCall]:
+        """The calls of every open batch; the cutter is empty afterwards."""
+        calls = [batch.call(self.sort_each_call) for batch in self.open.values()]
+        self.open.clear()
+        return calls
+
+    def take_open(self) -> list[Outbound]:
+        """The items of every open batch, uncut; the cutter is empty afterwards.
+
+        add() never leaves one person's items open under two URLs, so the
+        order across URLs does not matter here.
+        """
+        outbounds = [o for batch in self.open.values() for o in batch.outbounds]
+        self.open.clear()
+        return outbounds
+
+
 def cut_into_batches(
-    outbounds: list[Outbound],
+    outbounds,
     max_items: int = MAX_BATCH_ITEMS,
     max_bytes: int = MAX_BATCH_BYTES,
 ) -> list[HttpCall]:
-    """Cuts items, in the order given, into batch calls within both caps.
-
-    Items only share a call with items for the same URL (v2 batch, or one
-    manual segment action). The calls come out in an order that keeps each
-    person's items in the order given: before an item joins its URL's batch,
-    a batch of another URL that holds the same person is sent first (e.g. a
-    segment add before a later remove). An item that alone exceeds the byte
-    cap cannot be sent; the mapping layer already rejects items over 32 KB,
-    so that cannot happen here.
-    """
-    calls: list[HttpCall] = []
-    open_batches: dict[str, _OpenBatch] = {}
-    for outbound in outbounds:
-        request = outbound.request
-        if len(open_batches) > 1 or request.url not in open_batches:
-            for url in [u for u, b in open_batches.items()
-                        if u != request.url and request.person_key in b.people]:
-                calls.append(open_batches.pop(url).call())
-        batch = open_batches.get(request.url)
-        if batch is not None and not batch.fits(request.body, max_items, max_bytes):
-            calls.append(open_batches.pop(request.url).call())
-            batch = None
-        if batch is None:
-            batch = open_batches[request.url] = _OpenBatch(request.url)
-        batch.add(outbound)
-    calls.extend(batch.call() for batch in open_batches.values())
-    return calls
+    """Cuts items, in the order given, into batch calls within both caps."""
+    cutter = BatchCutter(max_items, max_bytes)
+    calls = [call for outbound in outbounds for call in cutter.add(outbound)]
+    return calls + cutter.flush()
 
 
 class BatchItems(beam.PTransform):
-    """Outbound v2 items (wire form) -> (shard, [batch HttpCall, ...] in send order)."""
+    """Streaming: v2 items (wire form) -> (shard, [batch HttpCall, ...] in send order) per window."""
 
     def __init__(self, shards: int, max_items: int = MAX_BATCH_ITEMS, max_bytes: int = MAX_BATCH_BYTES):
         super().__init__()
@@ -129,3 +175,41 @@ class BatchItems(beam.PTransform):
                 )
             )
         )
+
+
+class BatchInBundle(beam.DoFn):
+    """Batch jobs: v2 items (wire form) -> (shard, [batch HttpCall]) as batches fill.
+
+    One BatchCutter per shard, for the bundle. Each full call goes out at
+    once, keyed by its shard (the delivery step keeps one shard's calls in
+    order, one at a time). When the bundle ends, the shards' open batches are
+    packed together into as few calls as fit and sent as one group keyed
+    ALL_KEYS, which delivery sends after everything before it: so each
+    bundle leaves at most one call that is not full, however many shards.
+    """
+
+    def __init__(self, shards: int, max_items: int = MAX_BATCH_ITEMS, max_bytes: int = MAX_BATCH_BYTES):
+        self.shards = shards
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+
+    def start_bundle(self):
+        self.cutters: dict[int, BatchCutter] = {}
+
+    def process(self, wire):
+        outbound = Outbound.from_wire(wire)
+        shard = shard_of(outbound, self.shards)
+        cutter = self.cutters.get(shard)
+        if cutter is None:
+            cutter = self.cutters[shard] = BatchCutter(self.max_items, self.max_bytes, sort_each_call=True)
+        for call in cutter.add(outbound):
+            yield shard, [call]
+
+    def finish_bundle(self):
+        leftovers = [o for cutter in self.cutters.values() for o in cutter.take_open()]
+        self.cutters = {}
+        if leftovers:
+            packer = BatchCutter(self.max_items, self.max_bytes, sort_each_call=True)
+            calls = [call for outbound in leftovers for call in packer.add(outbound)] + packer.flush()
+            # Batch jobs run in the global window only.
+            yield WindowedValue((ALL_KEYS, calls), MIN_TIMESTAMP, [GlobalWindow()])

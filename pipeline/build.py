@@ -2,66 +2,96 @@
 
     read -> parse -> route by type -> map (a ParDo per type)
          -> v1 calls: group per person, in event-time order
-         -> v2 items: window, shard, cut into /api/v2/batch requests
+         -> v2 items: cut into /api/v2/batch requests per shard
+              (batch jobs: as they stream past; streaming: per window)
          -> deliver (paced, retried)  or  write a dry run
     every stage's failures -> dead-letter output
+
+In a batch job the v2 path has no shuffle: reading, mapping, batching and
+delivery are one fused stage, so memory does not grow with the input.
 """
 
 from __future__ import annotations
 
 import apache_beam as beam
 
-from pipeline.batching import BatchItems
+from pipeline.batching import BatchInBundle, BatchItems
 from pipeline.dead_letter import DEAD_LETTER
 from pipeline.delivery import DeliverCalls
 from pipeline.options import JobConfig
 from pipeline.ordering import OrderPerPerson
 from pipeline.parse import ParseEvents
-from pipeline.routing import BATCH_ITEMS, MapEvents, RouteByType
+from pipeline.routing import BATCH_ITEMS, MapEvents, RouteByType, SplitRequests
 from pipeline.sinks import WriteDeadLetters, WriteDryRun
 from pipeline.sources import ReadRawEvents, delivery_windows
 from transforms import EVENT_TYPES
 
 
 class MapByType(beam.PTransform):
-    """Routes events by type and maps each type with its own ParDo.
+    """Routes (event, source) pairs by type and maps each type with its own ParDo.
 
-    Returns (v1 requests, v2 batch items, dead letters).
+    Returns (v1 requests, v2 batch items, dead letters); see pipeline/routing.py.
     """
 
     def __init__(self, settings):
         super().__init__()
         self.settings = settings
 
-    def expand(self, events):
-        routed = events | "RouteByType" >> beam.ParDo(RouteByType()).with_outputs(*EVENT_TYPES, DEAD_LETTER)
-        single, items, dead = [], [], [routed[DEAD_LETTER]]
+    def expand(self, parsed):
+        routed = parsed | "RouteByType" >> beam.ParDo(RouteByType()).with_outputs(DEAD_LETTER, main="events")
+        dead = [routed[DEAD_LETTER]]
+        flowing = routed.events
         for kind in EVENT_TYPES:
-            mapped = routed[kind] | f"Map{kind.capitalize()}" >> beam.ParDo(
+            mapped = flowing | f"Map{kind.capitalize()}" >> beam.ParDo(
                 MapEvents(kind, self.settings)
-            ).with_outputs(DEAD_LETTER, BATCH_ITEMS, main="requests")
-            single.append(mapped.requests)
-            items.append(mapped[BATCH_ITEMS])
+            ).with_outputs(DEAD_LETTER, main="passed_on")
+            flowing = mapped.passed_on
             dead.append(mapped[DEAD_LETTER])
-        return (
-            single | "SingleRequests" >> beam.Flatten(),
-            items | "AllBatchItems" >> beam.Flatten(),
-            dead | "MapFailures" >> beam.Flatten(),
-        )
+        split = flowing | "SplitRequests" >> beam.ParDo(SplitRequests()).with_outputs(
+            DEAD_LETTER, BATCH_ITEMS, main="requests")
+        dead.append(split[DEAD_LETTER])
+        return split.requests, split[BATCH_ITEMS], dead | "MapFailures" >> beam.Flatten()
 
 
 class PrepareCalls(beam.PTransform):
-    """(v1 requests, v2 items) -> (key, [HttpCall, ...]) groups ready to send in order."""
+    """(v1 requests, v2 items) -> (v1 calls, batch calls), each as (key, [HttpCall, ...]).
 
-    def __init__(self, batch_shards: int):
+    A key's calls are to be sent in the order given, one at a time: a key
+    is a person (v1) or a shard of people (v2).
+    """
+
+    def __init__(self, batch_shards: int, streaming: bool):
         super().__init__()
         self.batch_shards = batch_shards
+        self.streaming = streaming
 
     def expand(self, requests_and_items):
         single, items = requests_and_items
         v1_calls = single | "OrderPerPerson" >> OrderPerPerson()
-        batch_calls = items | "BatchItems" >> BatchItems(self.batch_shards)
-        return (v1_calls, batch_calls) | "AllCalls" >> beam.Flatten()
+        if self.streaming:
+            batch_calls = items | "BatchItems" >> BatchItems(self.batch_shards)
+        else:
+            batch_calls = items | "BatchInBundle" >> beam.ParDo(BatchInBundle(self.batch_shards))
+        return v1_calls, batch_calls
+
+
+class Deliver(beam.PTransform):
+    """Sends (v1 calls, batch calls) to Customer.io; returns the dead letters.
+
+    One DeliverCalls step per kind of call (not a Flatten first, see
+    pipeline/routing.py); in one worker process both share one rate limit.
+    """
+
+    def __init__(self, deliver_calls: DeliverCalls):
+        super().__init__()
+        self.deliver_calls = deliver_calls
+
+    def expand(self, single_and_batched):
+        dead = []
+        for label, calls in zip(("Single", "Batched"), single_and_batched):
+            sent = calls | label >> beam.ParDo(self.deliver_calls).with_outputs(DEAD_LETTER, main="delivered")
+            dead.append(sent[DEAD_LETTER])
+        return dead
 
 
 def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
@@ -71,13 +101,13 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
     # Only the delivery step gets the key, and not even it when the key comes
     # from Secret Manager (then each worker reads it in setup()).
     single, items, map_dead = parsed.events | "MapByType" >> MapByType(config.settings.without_key())
-    calls = (single, items) | "PrepareCalls" >> PrepareCalls(config.batch_shards)
+    calls = (single, items) | "PrepareCalls" >> PrepareCalls(config.batch_shards, config.streaming)
 
     dead = [parsed[DEAD_LETTER], map_dead]
     if config.dry_run_output:
         calls | "DryRun" >> WriteDryRun(config.dry_run_output, config.streaming)
     else:
-        delivered = calls | "Deliver" >> beam.ParDo(DeliverCalls(
+        dead += calls | "Deliver" >> Deliver(DeliverCalls(
             config.settings.without_key() if config.api_key_secret else config.settings,
             api_key_secret=config.api_key_secret,
             rate_per_process=config.per_process_rate,
@@ -87,8 +117,7 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
             max_backoff_seconds=config.max_backoff_seconds,
             threads=config.delivery_threads,
             job_id=config.job_id,
-        )).with_outputs(DEAD_LETTER, main="delivered")
-        dead.append(delivered[DEAD_LETTER])
+        ))
     if config.streaming:
         dead = [pcoll | f"DeadLetterWindows{i}" >> delivery_windows(config.window_seconds)
                 for i, pcoll in enumerate(dead)]

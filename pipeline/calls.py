@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from transforms import CioRequest
 
 
+# The key of a group of calls that may hold anyone's requests (any person,
+# any shard): delivery sends it after every group before it and before any
+# group after it. Other keys are a person ("id:42") or a shard number.
+ALL_KEYS = "*"
+
+
 @dataclass(slots=True)
 class Outbound:
     """A mapped request and its source event (orjson bytes)."""
@@ -30,6 +36,13 @@ class Outbound:
         r = self.request
         return (r.method, r.url, r.body, r.batch_item, r.person_key, r.message_id, r.timestamp,
                 r.event_type, self.event)
+
+    @staticmethod
+    def wire(request: CioRequest, event: bytes) -> tuple:
+        """The wire form of Outbound(request, event), without building one."""
+        r = request
+        return (r.method, r.url, r.body, r.batch_item, r.person_key, r.message_id, r.timestamp,
+                r.event_type, event)
 
     @staticmethod
     def from_wire(wire: tuple) -> "Outbound":

@@ -1,9 +1,10 @@
 """Sends HTTP calls to Customer.io: paced, retried, and nothing lost.
 
 `DeliverCalls` receives ``(key, [HttpCall, ...])``: the calls of one person
-(v1) or one shard of batches (v2), already in send order. Each group is sent
-by one task of a thread pool, call after call, so one person's requests are
-never concurrent while many people are served at once. Every call ends
+(v1) or of one shard's batches (v2), already in send order. Each group is
+sent by one task of a thread pool, call after call, and a group waits for
+the group of the same key before it; so one person's requests are never
+concurrent while many people are served at once. Every call ends
 delivered or dead-lettered (with Customer.io's status and answer).
 
 A DoFn of our own rather than Beam's RequestResponseIO: that one has no
@@ -26,7 +27,7 @@ import requests
 from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.calls import HttpCall
+from pipeline.calls import ALL_KEYS, HttpCall
 from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
 from pipeline.progress import Progress
 from pipeline.ratelimit import AdaptiveRateLimiter, process_limiter
@@ -235,8 +236,13 @@ class DeliverCalls(beam.DoFn):
 
     def start_bundle(self):
         self.pending = collections.deque()
+        # key -> the future of the last group of that key in flight: a
+        # group waits for it, so one key's groups go one at a time, in order.
+        self.lanes: dict = {}
 
-    def _send_group(self, calls: list[HttpCall]) -> _Outcome:
+    def _send_group(self, calls: list[HttpCall], after=None) -> _Outcome:
+        if after is not None:
+            concurrent.futures.wait([after])
         outcome = _Outcome()
         for call in calls:
             try:
@@ -248,19 +254,28 @@ class DeliverCalls(beam.DoFn):
                         "deliver", f"internal error while delivering: {type(err).__name__}", event=event))
         return outcome
 
-    def _collect(self, future, window, timestamp):
+    def _collect(self, key, future, window, timestamp):
         outcome = future.result()
+        if self.lanes.get(key) is future:
+            del self.lanes[key]
         for (namespace, name), value in outcome.counts.items():
             Metrics.counter(namespace, name).inc(value)
         for record in outcome.dead_letters:
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(record, timestamp, [window]))
 
     def process(self, element, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
-        _, calls = element
+        key, calls = element
         self.progress.tick(len(calls))
-        self.pending.append((self.pool.submit(self._send_group, list(calls)), window, timestamp))
+        if key == ALL_KEYS:
+            # Anyone's requests: after everything in flight, before anything later.
+            yield from self.finish_bundle()
+            yield from self._collect(None, self.pool.submit(self._send_group, list(calls)), window, timestamp)
+            return
+        future = self.pool.submit(self._send_group, list(calls), self.lanes.get(key))
+        self.lanes[key] = future
+        self.pending.append((key, future, window, timestamp))
         # Bound the work in flight; hand back whatever is already finished.
-        while self.pending and (len(self.pending) > 4 * self.threads or self.pending[0][0].done()):
+        while self.pending and (len(self.pending) > 4 * self.threads or self.pending[0][1].done()):
             yield from self._collect(*self.pending.popleft())
 
     def finish_bundle(self):

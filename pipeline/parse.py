@@ -1,8 +1,9 @@
-"""Parse DoFn: raw text to event dicts, dead-lettering what is not an event."""
+"""Parse DoFn: raw text to events, dead-lettering what is not an event."""
 
 from __future__ import annotations
 
 import apache_beam as beam
+import orjson
 from apache_beam.metrics import Metrics
 
 from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
@@ -10,8 +11,30 @@ from pipeline.progress import Progress
 from transforms import MappingError, decode_events
 
 
+def event_json(event: dict) -> bytes:
+    """The event as JSON bytes, for dead-letter records and delivery failures."""
+    # orjson refuses what JSON cannot hold (e.g. NaN, huge ints); keep the
+    # record anyway, as text, so the dead-letter line is still valid JSON.
+    try:
+        return orjson.dumps(event)
+    except (TypeError, orjson.JSONEncodeError):
+        return orjson.dumps(repr(event))
+
+
+def _is_one_json_line(raw) -> bool:
+    """Whether `raw` is one JSON object on one line, usable as the event's JSON as is."""
+    return (isinstance(raw, bytes) and raw[:1] == b"{" and raw[-1:] == b"}"
+            and b"\n" not in raw and b"\r" not in raw)
+
+
 class ParseEvents(beam.DoFn):
-    """One line or Pub/Sub message in, zero or more event dicts out.
+    """One line or Pub/Sub message in, zero or more ``(event, source)`` out.
+
+    ``event`` is the event dict; ``source`` its JSON bytes, kept so that a
+    failure at any later stage can dead-letter the event as it came. A line
+    that holds one object is its own source (not encoded again: ~3 us per
+    1 KB event saved); the events of an array, or of a message spread over
+    several lines, are encoded one by one.
 
     A message may hold one event object or a JSON array of them. Text that is
     not JSON, and array elements that are not objects, go to the dead-letter
@@ -26,7 +49,9 @@ class ParseEvents(beam.DoFn):
         self.progress = Progress("read")
 
     def process(self, raw: bytes):
-        for item in decode_events(raw):
+        items = decode_events(raw)
+        whole_line = len(items) == 1 and _is_one_json_line(raw)
+        for item in items:
             if isinstance(item, MappingError):
                 yield beam.pvalue.TaggedOutput(
                     DEAD_LETTER, dead_letter_record("parse", str(item), raw=raw)
@@ -34,4 +59,4 @@ class ParseEvents(beam.DoFn):
             else:
                 self.events_read.inc()
                 self.progress.tick()
-                yield item
+                yield item, (raw if whole_line else event_json(item))

@@ -83,17 +83,22 @@ def dry_run_lines(key_and_calls) -> list[bytes]:
 
 
 class WriteDryRun(beam.PTransform):
-    """Writes the calls that would have been sent, instead of sending them."""
+    """Writes the calls that would have been sent, instead of sending them.
+
+    Takes (v1 calls, batch calls) and writes them to ``<path>-single-*`` and
+    ``<path>-batched-*`` files: two sinks rather than one after a Flatten,
+    which on DirectRunner would hold every line in memory until the end.
+    """
 
     def __init__(self, path: str, streaming: bool):
         super().__init__()
         self.path = path
         self.streaming = streaming
 
-    def expand(self, grouped_calls):
-        return (
-            grouped_calls
-            | "ToJsonLines" >> beam.FlatMap(dry_run_lines)
-            | "Write" >> WriteJsonLines(self.path, self.streaming)
-        )
-
+    def expand(self, single_and_batched):
+        single, batched = single_and_batched
+        for label, calls in (("single", single), ("batched", batched)):
+            (calls
+             | f"{label.capitalize()}AsJsonLines" >> beam.FlatMap(dry_run_lines)
+             | f"Write{label.capitalize()}" >> WriteJsonLines(f"{self.path}-{label}", self.streaming))
+        return beam.pvalue.PDone(single.pipeline)

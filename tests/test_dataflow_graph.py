@@ -102,16 +102,18 @@ def upstream_of(transforms, step_name):
 def test_the_job_has_the_expected_steps(mode, api_version, dead_letter):
     job, transforms = dataflow_job(mode, api_version, dead_letter)
     names = set(transforms)
+    streaming = mode == "streaming"
     expected = {
         "Parse", "MapByType/RouteByType",
         *(f"MapByType/Map{kind.capitalize()}" for kind in EVENT_TYPES),
+        "MapByType/SplitRequests",
         "PrepareCalls/OrderPerPerson/KeyByPerson", "PrepareCalls/OrderPerPerson/GroupByPerson",
-        "PrepareCalls/BatchItems/KeyByShard", "PrepareCalls/BatchItems/GroupByShard",
-        "Deliver", "WriteDeadLetters",
+        *(["PrepareCalls/BatchItems/KeyByShard", "PrepareCalls/BatchItems/GroupByShard"] if streaming
+          else ["PrepareCalls/BatchInBundle"]),
+        "Deliver/Single", "Deliver/Batched", "WriteDeadLetters",
     }
     assert expected <= names, sorted(expected - names)
     assert "DryRun" not in names
-    streaming = mode == "streaming"
     assert job.proto.type == (2 if streaming else 1), "JOB_TYPE_STREAMING / JOB_TYPE_BATCH"
 
     urns = Counter(t.spec.urn for t in leaves(transforms).values())
@@ -139,13 +141,18 @@ def test_the_job_has_the_expected_steps(mode, api_version, dead_letter):
 @pytest.mark.parametrize("mode,api_version,dead_letter", CASES)
 def test_no_step_funnels_the_events_onto_one_key(mode, api_version, dead_letter):
     _, transforms = dataflow_job(mode, api_version, dead_letter)
-    before_delivery = upstream_of(transforms, "Deliver")
-    # The only shuffles on the events' way to Customer.io are the two keyed
-    # ones: per person (v1 calls) and per shard (v2 items).
+    before_delivery = upstream_of(transforms, "Deliver/Single") | upstream_of(transforms, "Deliver/Batched")
+    # The only shuffles on the events' way to Customer.io are keyed ones: per
+    # person (v1 calls) and, in streaming, per shard (v2 items). A batch job
+    # cuts its v2 items into requests without a shuffle.
     shuffles = {n for n in before_delivery if transforms[n].spec.urn == GBK}
-    assert shuffles == {"PrepareCalls/OrderPerPerson/GroupByPerson", "PrepareCalls/BatchItems/GroupByShard"}
-    keyed_by = {"PrepareCalls/OrderPerPerson/GroupByPerson": "PrepareCalls/OrderPerPerson/KeyByPerson",
-                "PrepareCalls/BatchItems/GroupByShard": "PrepareCalls/BatchItems/KeyByShard"}
+    keyed_by = {"PrepareCalls/OrderPerPerson/GroupByPerson": "PrepareCalls/OrderPerPerson/KeyByPerson"}
+    if mode == "streaming":
+        keyed_by["PrepareCalls/BatchItems/GroupByShard"] = "PrepareCalls/BatchItems/KeyByShard"
+    assert shuffles == set(keyed_by)
+    if mode == "batch":  # read, map, batch and send v2 items in one fused stage
+        batched_path = upstream_of(transforms, "Deliver/Batched")
+        assert not [n for n in batched_path if transforms[n].spec.urn == GBK]
     producer = {pc: n for n, t in leaves(transforms).items() for pc in t.outputs.values()}
     for gbk, key_step in keyed_by.items():
         (pcoll,) = transforms[gbk].inputs.values()

@@ -96,3 +96,56 @@ def test_one_persons_add_goes_before_their_later_remove():
 def test_segment_calls_hold_at_most_1000_ids():
     items = [outbound(person=f"id:{i}", ts=i, item=str(i), url=SEGMENT_ADD) for i in range(2001)]
     assert [len(orjson.loads(c.body)["ids"]) for c in cut_into_batches(items)] == [1000, 1000, 1]
+
+
+def test_the_cutter_hands_out_a_request_as_soon_as_it_is_full():
+    from pipeline.batching import BatchCutter
+    cutter = BatchCutter(max_items=100)
+    returned = [len(cutter.add(outbound(person=f"id:{i}", ts=i))) for i in range(250)]
+    assert [i for i, n in enumerate(returned) if n] == [100, 200]  # the 101st item opens a new one
+    assert [len(c.events) for c in cutter.flush()] == [50]
+    assert cutter.flush() == []
+
+
+def in_bundle(items, shards=8, max_items=100):
+    """Runs BatchInBundle over `items` as one bundle; returns its (key, calls) outputs."""
+    from pipeline.batching import BatchInBundle
+    fn = BatchInBundle(shards, max_items=max_items)
+    fn.start_bundle()
+    out = [element for item in items for element in fn.process(item.to_wire())]
+    out += [windowed.value for windowed in fn.finish_bundle()]
+    return out
+
+
+def test_a_batch_job_cuts_full_requests_per_shard_and_packs_the_leftovers():
+    from pipeline.calls import ALL_KEYS
+    items = [outbound(person=f"id:{i % 250}", ts=float(i)) for i in range(2_345)]
+    out = in_bundle(items, shards=8, max_items=100)
+    calls = [call for _, group in out for call in group]
+    sizes = [len(call.events) for call in calls]
+    assert sum(sizes) == 2_345
+    assert sorted(sizes)[1:] == [100] * (len(sizes) - 1), "at most one request is not full"
+    assert len(calls) == 24
+    # one person's items only ever travel under one shard key (or the final
+    # ALL_KEYS group, sent after everything else), in arrival order
+    key_of, seen = {}, {}
+    for key, group in out:
+        for call in group:
+            for item in orjson.loads(call.body)["batch"]:
+                person = item["person"]
+                if key != ALL_KEYS:
+                    assert key_of.setdefault(person, key) == key
+                assert item["ts"] > seen.get(person, -1)
+                seen[person] = item["ts"]
+    assert out[-1][0] == ALL_KEYS and all(key != ALL_KEYS for key, _ in out[:-1])
+
+
+def test_a_batch_jobs_requests_hold_their_items_in_event_time_order():
+    items = [outbound(person="id:a", ts=t) for t in (5.0, 3.0, 4.0, 1.0)]
+    ((_, (call,)),) = in_bundle(items)
+    assert [i["ts"] for i in orjson.loads(call.body)["batch"]] == [1.0, 3.0, 4.0, 5.0]
+    assert [orjson.loads(e)["ts"] for e in call.events] == [1.0, 3.0, 4.0, 5.0]
+
+
+def test_an_empty_bundle_sends_nothing():
+    assert in_bundle([]) == []

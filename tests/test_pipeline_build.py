@@ -20,7 +20,7 @@ SETTINGS = load_settings(site_id="s", api_key="k", endpoint="http://sandbox")
 
 
 def summarize(element):
-    """(key, calls) -> (endpoint, [markers...]) for each call, comparable in asserts."""
+    """(key, calls) -> [(endpoint, [markers...]) for each call], comparable in asserts."""
     _, calls = element
     out = []
     for call in calls:
@@ -42,7 +42,8 @@ def test_each_type_is_mapped_by_its_own_step_and_failures_dead_lettered():
         {"type": "weird"},
     ]
     with BeamPipeline() as p:
-        single, items, dead = p | beam.Create(events) | MapByType(SETTINGS)
+        parsed = p | beam.Create([(e, orjson.dumps(e)) for e in events])
+        single, items, dead = parsed | MapByType(SETTINGS)
         assert_that(
             single | "Kinds" >> beam.Map(lambda w: (Outbound.from_wire(w).request.event_type,
                                                     Outbound.from_wire(w).request.batch_item)),
@@ -69,12 +70,18 @@ def test_batch_job_groups_items_per_shard_and_people_per_key():
     singles = [outbound(person="id:p", ts=t, batch=False, url="http://sandbox/api/v1/customers/p",
                         method="PUT", kind="identify").to_wire() for t in (3.0, 1.0, 2.0)]
     with BeamPipeline() as p:
-        calls = (p | "Singles" >> beam.Create(singles), p | "Items" >> beam.Create(items)) | PrepareCalls(batch_shards=1)
-        assert_that(calls | beam.Map(summarize), equal_to([
+        v1_calls, batch_calls = (
+            (p | "Singles" >> beam.Create(singles), p | "Items" >> beam.Create(items))
+            | PrepareCalls(batch_shards=1, streaming=False))
+        # The items of a batch job are cut as they come (no shuffle); each
+        # request holds its items in event-time order.
+        assert_that(batch_calls | "Batches" >> beam.Map(summarize), equal_to([
             [("POST /api/v2/batch", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0])],
+        ]), label="batches")
+        assert_that(v1_calls | "PerPerson" >> beam.Map(summarize), equal_to([
             [("PUT /api/v1/customers/{id}", [1.0]), ("PUT /api/v1/customers/{id}", [2.0]),
              ("PUT /api/v1/customers/{id}", [3.0])],
-        ]))
+        ]), label="per person")
 
 
 def streaming_options():
@@ -100,7 +107,7 @@ def test_streaming_windows_flush_batches_and_keep_event_time_order():
     with BeamPipeline(options=streaming_options()) as p:
         items = p | stream | beam.WindowInto(window.FixedWindows(5))
         no_singles = items | "NoSingles" >> beam.Filter(lambda w: False)
-        calls = (no_singles, items) | PrepareCalls(batch_shards=2)
+        _, calls = (no_singles, items) | PrepareCalls(batch_shards=2, streaming=True)
         assert_that(calls | beam.Map(summarize), equal_to([
             [("POST /api/v2/batch", [1.0, 2.0, 3.0])],
             [("POST /api/v2/batch", [7.0])],
@@ -123,7 +130,7 @@ def test_streaming_one_persons_v1_calls_are_sent_in_event_time_order():
     with BeamPipeline(options=streaming_options()) as p:
         singles = p | stream | beam.WindowInto(window.FixedWindows(10))
         no_items = singles | "NoItems" >> beam.Filter(lambda w: False)
-        calls = (singles, no_items) | PrepareCalls(batch_shards=1)
+        calls, _ = (singles, no_items) | PrepareCalls(batch_shards=1, streaming=True)
         assert_that(calls | beam.Map(summarize), equal_to([
             [("POST /api/v1/customers/{id}/events", [2.0]), ("POST /api/v1/customers/{id}/events", [4.0]),
              ("POST /api/v1/customers/{id}/events", [5.0])],

@@ -128,3 +128,54 @@ def test_backoff_is_capped_and_jittered():
     delays = [policy.delay(6) for _ in range(200)]
     assert max(delays) <= 4 and min(delays) >= 0 and len(set(delays)) > 100
     assert policy.delay(1, retry_after=3) >= 3
+
+
+def deliver_calls(url, threads=8):
+    from pipeline.delivery import DeliverCalls
+    from transforms import load_settings
+    settings = load_settings(site_id=SITE_ID, api_key=API_KEY, endpoint=url)
+    return DeliverCalls(settings, rate_per_process=10_000, max_retries=0, request_timeout=5.0,
+                        backoff_seconds=0.01, max_backoff_seconds=0.05, threads=threads)
+
+
+def run_bundle(fn, elements):
+    """Feeds `elements` to one bundle of a DeliverCalls; returns its outputs."""
+    from apache_beam.transforms.window import GlobalWindow
+    fn.setup()
+    try:
+        fn.start_bundle()
+        out = []
+        for element in elements:
+            out += list(fn.process(element, window=GlobalWindow(), timestamp=0))
+        out += list(fn.finish_bundle())
+        return out
+    finally:
+        fn.teardown()
+
+
+def test_groups_of_one_key_are_sent_one_at_a_time_in_order(make_sandbox):
+    # The batcher of a batch job emits one shard's requests as they fill,
+    # so several groups of one key are in flight at once.
+    server = make_sandbox(latency_ms=30)
+    def update(n):
+        return HttpCall("PUT", f"{server.url}/api/v1/customers/p", orjson.dumps({"n": n}),
+                        "PUT /api/v1/customers/{id}", [orjson.dumps({"n": n})], False)
+
+    groups = [("id:p", [update(n)]) for n in range(6)]
+    groups += [(f"id:q{n}", [identify_call(server.url, f"q{n}")]) for n in range(6)]
+    assert run_bundle(deliver_calls(server.url), groups) == []
+    stats = server.stats()
+    assert stats["requests"] == 12
+    assert stats["overlapping_person_requests"] == 0
+    sent = [r["body"]["n"] for r in server.accepted() if r["path"] == "/api/v1/customers/p"]
+    assert sent == list(range(6))
+
+
+def test_a_group_for_all_keys_waits_for_everything_before_it(make_sandbox):
+    from pipeline.calls import ALL_KEYS
+    server = make_sandbox(latency_ms=50)
+    groups = [(f"shard-{n}", [identify_call(server.url, f"p{n}")]) for n in range(4)]
+    groups.append((ALL_KEYS, [identify_call(server.url, f"p{n}") for n in range(4)]))
+    assert run_bundle(deliver_calls(server.url), groups) == []
+    assert server.stats()["overlapping_person_requests"] == 0
+    assert server.stats()["requests"] == 8
