@@ -5,7 +5,8 @@ peak RSS belongs to that job alone:
 
     python -m bench.measure_job <cio-pipeline arguments...>
 
-prints {"elapsed": s, "events_read": n, "events_delivered": n,
+prints {"elapsed": s, "events_read": n, "events_delivered": n, "cpu_seconds":
+user+system CPU of this process and its workers,
 "max_rss_mb": MB of this process, "max_rss_children_mb": MB of the largest
 worker process (multi-processing mode)}.
 """
@@ -40,6 +41,8 @@ def main(argv: list[str]) -> None:
         "elapsed": elapsed,
         "events_read": int(counts.get("events read", 0) or 0),
         "events_delivered": int(counts.get("events delivered", 0) or 0),
+        "cpu_seconds": sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+                           for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)),
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "max_rss_children_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }).decode())

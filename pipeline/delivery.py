@@ -18,6 +18,7 @@ import collections
 import concurrent.futures
 import email.utils
 import logging
+import os
 import random
 import time
 
@@ -201,6 +202,23 @@ class CallSender:
         outcome.counts[("cio", "events_delivered")] += len(call.events) - len(failed)
 
 
+def _settle_environment(session: requests.Session, base_url: str) -> None:
+    """Reads the proxy and CA-bundle variables once, instead of per request.
+
+    With ``trust_env`` on, requests walks the whole environment (twice) and
+    looks for ~/.netrc on every request: a quarter of its CPU per call,
+    measured here, and at 1000 requests/s that is CPU the job needs. The
+    same variables are honoured, read once: HTTPS_PROXY/HTTP_PROXY/NO_PROXY
+    for the endpoint, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE. A ~/.netrc entry is
+    not: the Authorization header is always the job's own key.
+    """
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+
+
 class DeliverCalls(beam.DoFn):
     """Sends groups of calls to Customer.io; failures to the dead-letter tag."""
 
@@ -223,6 +241,7 @@ class DeliverCalls(beam.DoFn):
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.verify = True  # TLS verification is never turned off.
+        _settle_environment(self.session, self.settings.base_url)
         api_key = secrets.read_secret(self.api_key_secret) if self.api_key_secret else None
         self.sender = CallSender(
             self.session,

@@ -48,15 +48,25 @@ class ParseEvents(beam.DoFn):
     def setup(self):
         self.progress = Progress("read")
 
+    def start_bundle(self):
+        self.read_in_bundle = 0  # added to the metric once per bundle, not per event
+
     def process(self, raw: bytes):
         items = decode_events(raw)
-        whole_line = len(items) == 1 and _is_one_json_line(raw)
+        if len(items) == 1 and type(items[0]) is dict and _is_one_json_line(raw):
+            self.read_in_bundle += 1
+            self.progress.tick()
+            return ((items[0], raw),)
+        out = []
         for item in items:
             if isinstance(item, MappingError):
-                yield beam.pvalue.TaggedOutput(
-                    DEAD_LETTER, dead_letter_record("parse", str(item), raw=raw)
-                )
+                out.append(beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter_record("parse", str(item), raw=raw)))
             else:
-                self.events_read.inc()
+                self.read_in_bundle += 1
                 self.progress.tick()
-                yield item, (raw if whole_line else event_json(item))
+                out.append((item, event_json(item)))
+        return out
+
+    def finish_bundle(self):
+        self.events_read.inc(self.read_in_bundle)
+        self.read_in_bundle = 0

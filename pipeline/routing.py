@@ -42,11 +42,9 @@ class RouteByType(beam.DoFn):
     def process(self, parsed):
         event, source = parsed
         try:
-            kind = event_type(event)
+            return ((event_type(event), event, source),)
         except MappingError as err:
-            yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter_record("map", str(err), event=source))
-            return
-        yield kind, event, source
+            return (beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter_record("map", str(err), event=source)),)
 
 
 class MapEvents(beam.DoFn):
@@ -67,10 +65,12 @@ class MapEvents(beam.DoFn):
     def setup(self):
         self.mapper = MAPPERS[self.kind]
 
+    def start_bundle(self):
+        self.mapped_in_bundle = 0  # added to the metric once per bundle, not per event
+
     def process(self, element):
         if element[0] != self.kind:
-            yield element  # another type's event, or a request mapped upstream
-            return
+            return (element,)  # another type's event, or a request mapped upstream
         _, event, source = element
         try:
             requests = self.mapper(event, self.settings)
@@ -80,22 +80,25 @@ class MapEvents(beam.DoFn):
             LOG.exception("unexpected error mapping a %s event", self.kind)
             reason = f"internal error while mapping: {type(err).__name__}"
         else:
-            self.mapped.inc()
-            for request in requests:
-                yield (BATCH_ITEM if request.batch_item else SINGLE_REQUEST), Outbound.wire(request, source)
-            return
-        yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter_record("map", reason, event=source))
+            self.mapped_in_bundle += 1
+            return [((BATCH_ITEM if request.batch_item else SINGLE_REQUEST), Outbound.wire(request, source))
+                    for request in requests]
+        return (beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter_record("map", reason, event=source)),)
+
+    def finish_bundle(self):
+        self.mapped.inc(self.mapped_in_bundle)
+        self.mapped_in_bundle = 0
 
 
 class SplitRequests(beam.DoFn):
     """Mapped requests -> v1 requests (main output) and v2 batch items (BATCH_ITEMS)."""
 
     def process(self, element):
-        kind, payload = element[0], element[1]
+        kind = element[0]
         if kind == BATCH_ITEM:
-            yield beam.pvalue.TaggedOutput(BATCH_ITEMS, payload)
-        elif kind == SINGLE_REQUEST:
-            yield payload
-        else:  # cannot happen: RouteByType only passes types that have a step
-            yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter_record(
-                "map", f"internal error: no mapping step for type {kind}", event=element[2]))
+            return (beam.pvalue.TaggedOutput(BATCH_ITEMS, element[1]),)
+        if kind == SINGLE_REQUEST:
+            return (element[1],)
+        # cannot happen: RouteByType only passes types that have a step
+        return (beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter_record(
+            "map", f"internal error: no mapping step for type {kind}", event=element[2])),)

@@ -179,3 +179,26 @@ def test_a_group_for_all_keys_waits_for_everything_before_it(make_sandbox):
     assert run_bundle(deliver_calls(server.url), groups) == []
     assert server.stats()["overlapping_person_requests"] == 0
     assert server.stats()["requests"] == 8
+
+
+def test_proxy_and_ca_bundle_variables_are_read_once_at_setup(monkeypatch, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    fn = deliver_calls("https://track.customer.io")
+    fn.setup()
+    try:
+        assert fn.session.trust_env is False  # no per-request walk of the environment
+        assert fn.session.proxies.get("https") == "http://proxy.internal:3128"
+        assert fn.session.verify == str(bundle)
+    finally:
+        fn.teardown()
+    monkeypatch.setenv("NO_PROXY", "track.customer.io")
+    fn = deliver_calls("https://track.customer.io")
+    fn.setup()
+    try:
+        assert "https" not in fn.session.proxies
+    finally:
+        fn.teardown()
