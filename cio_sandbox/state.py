@@ -39,6 +39,7 @@ class SandboxState:
         self._log_buffer: list[bytes] = []
         self._log_buffered = 0
         self.limiter = SlidingWindowLimiter(rate_limit)
+        self.limits_rate = bool(self.limiter.limit)  # whether rate_check can refuse anything
         self._clear()
 
     def _clear(self):
@@ -64,8 +65,14 @@ class SandboxState:
 
     # --- per request -------------------------------------------------------
 
-    def arrive(self, nbytes: int) -> float:
-        """Count an API request as it arrives; returns its monotonic time."""
+    def arrive(self, nbytes: int, person: str | None = None) -> float:
+        """Count an API request as it arrives; returns its monotonic time.
+
+        ``person``: the person an authorized request is about, now in flight
+        until ``answered``. Customer.io applies one person's updates in arrival
+        order, so a client must never have two requests about one person in
+        flight at once: each such overlap is counted.
+        """
         wall = time.time()
         with self.lock:
             now = time.monotonic()
@@ -76,36 +83,27 @@ class SandboxState:
             self.last_request_at = wall
             self.peak_1s.add(now)
             self.peak_3s.add(now)
+            if person is not None:
+                open_now = self.in_flight_people.get(person, 0)
+                if open_now:
+                    self.overlapping_person_requests += 1
+                self.in_flight_people[person] = open_now + 1
         return now
 
-    def answered(self, endpoint: str, status: int | None, fault: str | None = None):
-        """Count the outcome of a request (status None = dropped)."""
+    def answered(self, endpoint: str, status: int | None, fault: str | None = None, person: str | None = None):
+        """Count the outcome of a request (status None = dropped); ``person`` is no longer in flight."""
         with self.lock:
             self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
             if status is not None:
                 self.by_status[status] = self.by_status.get(status, 0) + 1
             if fault is not None:
                 self.faults[fault] += 1
-
-    def person_enter(self, person: str) -> None:
-        """A request about `person` started; counts it if another one is open.
-
-        Customer.io applies one person's updates in arrival order, so a client
-        must never have two requests about one person in flight at once.
-        """
-        with self.lock:
-            open_now = self.in_flight_people.get(person, 0)
-            if open_now:
-                self.overlapping_person_requests += 1
-            self.in_flight_people[person] = open_now + 1
-
-    def person_leave(self, person: str) -> None:
-        with self.lock:
-            left = self.in_flight_people.get(person, 1) - 1
-            if left:
-                self.in_flight_people[person] = left
-            else:
-                self.in_flight_people.pop(person, None)
+            if person is not None:
+                left = self.in_flight_people.get(person, 1) - 1
+                if left:
+                    self.in_flight_people[person] = left
+                else:
+                    self.in_flight_people.pop(person, None)
 
     def rate_check(self) -> int:
         """0 when admitted by the rate limit, else Retry-After seconds."""
@@ -119,58 +117,67 @@ class SandboxState:
 
     # --- accepting -----------------------------------------------------------
 
-    def _is_duplicate(self, event_id) -> bool:
-        # caller holds the lock
-        if event_id is None:
-            return False
-        if event_id in self.seen_event_ids:
-            return True
-        self.seen_event_ids.add(event_id)
-        return False
-
-    def _keep(self, record: dict):
-        # caller holds the lock
-        self.accepted_count += 1
-        if record["duplicate"]:
-            self.duplicates += 1
-        if self.keep_in_memory:
-            self.records.append(record)
-        if self._log_file is not None:
-            line = orjson.dumps(record) + b"\n"
-            self._log_buffer.append(line)
-            self._log_buffered += len(line)
-            if self._log_buffered >= _LOG_FLUSH_BYTES:
-                self._flush_locked()
-
     def accept_v1(self, method: str, path: str, query: dict, body, event_id=None) -> bool:
         """Record an accepted v1 call; returns True when it was a duplicate event."""
         ts = time.time()
         with self.lock:
-            dup = self._is_duplicate(event_id)
-            self._keep({"ts": ts, "method": method, "path": path, "query": query,
-                        "body": body, "duplicate": dup})
+            dup = False
+            if event_id is not None:
+                if event_id in self.seen_event_ids:
+                    dup = True
+                    self.duplicates += 1
+                else:
+                    self.seen_event_ids.add(event_id)
+            self.accepted_count += 1
+            if self.keep_in_memory or self._log_file is not None:
+                record = {"ts": ts, "method": method, "path": path, "query": query, "body": body, "duplicate": dup}
+                if self.keep_in_memory:
+                    self.records.append(record)
+                if self._log_file is not None:
+                    line = orjson.dumps(record) + b"\n"
+                    self._log_buffer.append(line)
+                    self._log_buffered += len(line)
+                    if self._log_buffered >= _LOG_FLUSH_BYTES:
+                        self._flush_locked()
         return dup
 
-    def accept_batch(self, accepted: list, rejected: int):
-        """Record accepted batch items: a list of (batch_index, item, event_id, raw).
+    @property
+    def writes_log(self) -> bool:
+        """Whether accepted operations are written to a log file."""
+        return self._log_file is not None
 
-        ``raw`` is the item serialized by orjson (or None): when given, the log
-        line is assembled around it instead of serializing the item again.
-        The line is byte-for-byte what ``orjson.dumps(record)`` would give.
+    def accept_batch(self, items: list, rejected, event_ids: dict, raws: list | None = None):
+        """Record a batch's accepted items: every item whose index is not in ``rejected``.
+
+        ``event_ids`` maps the index of each accepted event that carries an
+        ``id`` to that id (for deduplication). ``raws`` holds each item as
+        serialized by orjson (or None): when given, a log line is assembled
+        around it instead of serializing the item again, byte-for-byte what
+        ``orjson.dumps(record)`` would give.
         """
         ts = time.time()
-        prefix = b'{"ts":' + orjson.dumps(ts) + b',"method":"POST","path":"' + BATCH_PATH.encode() \
-            + b'","batch_index":'
-        logged = 0
+        accepted = len(items) - len(rejected)
         with self.lock:
+            self.batch_items_accepted += accepted
+            self.batch_items_rejected += len(rejected)
+            self.accepted_count += accepted
+            seen = self.seen_event_ids
             keep = self.records.append if self.keep_in_memory else None
             log = self._log_buffer.append if self._log_file is not None else None
-            self.batch_items_accepted += len(accepted)
-            self.batch_items_rejected += rejected
-            self.accepted_count += len(accepted)
-            seen = self.seen_event_ids
-            for index, item, event_id, raw in accepted:
+            if keep is None and log is None:  # only the duplicate count is wanted
+                fresh = set(event_ids.values())
+                fresh -= seen
+                self.duplicates += len(event_ids) - len(fresh)
+                seen |= fresh
+                return
+            prefix = b'{"ts":' + orjson.dumps(ts) + b',"method":"POST","path":"' + BATCH_PATH.encode() \
+                + b'","batch_index":'
+            logged = 0
+            for index, item in enumerate(items):
+                if index in rejected:
+                    continue
                 dup = False
+                event_id = event_ids.get(index)
                 if event_id is not None:
                     if event_id in seen:
                         dup = True
@@ -181,6 +188,7 @@ class SandboxState:
                     keep({"ts": ts, "method": "POST", "path": BATCH_PATH,
                           "batch_index": index, "item": item, "duplicate": dup})
                 if log is not None:
+                    raw = raws[index] if raws is not None else None
                     if raw is None:
                         raw = orjson.dumps(item)
                     line = b"".join((prefix, str(index).encode(), b',"item":', raw,
