@@ -22,7 +22,11 @@ def identify_body(event: dict, seconds: float | None) -> dict:
     """The attributes of section 3: traits, address parts, legacy user_properties, reserved keys."""
     traits = lookups.traits(event)
     if traits:
-        body = {key: value for key, value in traits.items() if key not in EXCLUDED_TRAITS}
+        # A copy less the excluded keys keeps the traits' order, like a filtering
+        # comprehension, at a fraction of its cost (identify traits are many).
+        body = dict(traits)
+        for key in EXCLUDED_TRAITS:
+            body.pop(key, None)
         address = traits.get("address")
         if isinstance(address, dict):
             for key in ADDRESS_KEYS:

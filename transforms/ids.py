@@ -115,6 +115,8 @@ def encode_path(value: object) -> str:
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
 _TIME_LIMIT = 2**48
+_RANDOM_BITS = 80
+_RANDOM_MASK = 2**_RANDOM_BITS - 1
 # Copying a prepared hasher skips blake2b's parameter set-up: ~0.35 us
 # instead of ~0.6 us for blake2b(key, digest_size=10).
 _BLAKE2B_80 = blake2b(digest_size=10)
@@ -122,12 +124,23 @@ _BLAKE2B_80 = blake2b(digest_size=10)
 
 def ulid_text(value: int) -> str:
     """The 26-character Crockford base32 form of a 128-bit ULID value."""
+    return ulid_parts_text(value >> _RANDOM_BITS, value & _RANDOM_MASK)
+
+
+def ulid_parts_text(millis: int, randomness: int) -> str:
+    """``ulid_text((millis << 80) | randomness)`` for a 48-bit time and 80 random bits.
+
+    The two parts are encoded apart (80 is a multiple of 10, so no pair
+    straddles them): shifting a 48-bit and an 80-bit int costs about a
+    fifth less than shifting the 128-bit whole, and dedup_id has the parts.
+    """
     p = _PAIRS
+    m = millis
+    r = randomness
     return "".join((
-        p[value >> 120 & 1023], p[value >> 110 & 1023], p[value >> 100 & 1023], p[value >> 90 & 1023],
-        p[value >> 80 & 1023], p[value >> 70 & 1023], p[value >> 60 & 1023], p[value >> 50 & 1023],
-        p[value >> 40 & 1023], p[value >> 30 & 1023], p[value >> 20 & 1023], p[value >> 10 & 1023],
-        p[value & 1023],
+        p[m >> 40 & 1023], p[m >> 30 & 1023], p[m >> 20 & 1023], p[m >> 10 & 1023], p[m & 1023],
+        p[r >> 70 & 1023], p[r >> 60 & 1023], p[r >> 50 & 1023], p[r >> 40 & 1023],
+        p[r >> 30 & 1023], p[r >> 20 & 1023], p[r >> 10 & 1023], p[r & 1023],
     ))
 
 
@@ -152,4 +165,4 @@ def dedup_id(message_id: str | None, seconds: float | None, event: dict) -> str:
             key = repr(event).encode("utf-8", "surrogatepass")
     hasher = _BLAKE2B_80.copy()
     hasher.update(key)
-    return ulid_text((millis << 80) | int.from_bytes(hasher.digest(), "big"))
+    return ulid_parts_text(millis, int.from_bytes(hasher.digest(), "big"))

@@ -79,9 +79,10 @@ def map_record(raw: dict, settings: Settings) -> list:
             item["name"] = name
         else:
             item["action"] = "identify"
-        attributes = {k: v for k, v in columns.items() if k not in excluded}
-        if attributes:
-            item["attributes"] = attributes
+        for key in excluded:  # columns is this record's own dict: drop them in place, order kept
+            columns.pop(key, None)
+        if columns:
+            item["attributes"] = columns
         if seconds is not None:
             item["timestamp"] = unix(seconds)
         if to_events and settings.dedup_ids:
