@@ -132,12 +132,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, so CI can run it")
     parser.add_argument("--events", type=int, default=50_000, help="events for sections 1-4 (default 50,000)")
     parser.add_argument("--growth", default="10000,100000,1000000", help="sizes for section 5")
+    parser.add_argument("--work_dir", help="keep generated events here and reuse them (default: a new temp dir)")
     args = parser.parse_args(argv)
     if args.smoke:
         args.events, args.growth = 2_000, "1000,3000"
     v1_events = {200: 400 if args.smoke else 2_400, 1000: 1_000 if args.smoke else 12_000}
 
-    work = Path(tempfile.mkdtemp(prefix="cio-bench-"))
+    work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="cio-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
     source = write_events(work / f"events-{args.events}.jsonl", args.events)
     lines = source.read_bytes().splitlines()
     rows: list[tuple[str, str, str]] = []
@@ -176,23 +178,29 @@ def main(argv: list[str] | None = None) -> None:
                          f"{achieved:,.0f} requests/s = {achieved / rate:.0%} of the budget",
                          f"busiest 1 s: {stats['max_requests_1s']}, busiest 3 s: {stats['max_requests_3s']} "
                          f"(budget {rate}/{3 * rate}); {stats['requests']} requests"))
-        result, stats = delivery_job(sandbox, source, work / "dead" / "v2", "--api_version", "v2",
-                                     "--skip_credentials_check")
-        batches = stats["by_endpoint"].get("POST /api/v2/batch", 0) or 1
-        items = stats["batch_items_accepted"] / batches
-        size = stats["bytes_received"] / batches
-        rows.append(("4. v2 delivery end to end",
-                     f"{result['events_delivered'] / result['elapsed']:,.0f} events/s",
-                     f"{result['events_delivered']} events in {result['elapsed']:.1f} s incl. start-up"))
-        rows.append(("4. v2 batch fill", f"{items:,.0f} items, {size:,.0f} bytes per request",
-                     f"{items / BATCH_ITEMS:.0%} of the item cap, {size / BATCH_BYTES:.0%} of the byte cap"))
+        for label, extra in (("in-process", []), ("2 processes", multi)):
+            result, stats = delivery_job(sandbox, source, work / "dead" / "v2", "--api_version", "v2",
+                                         "--skip_credentials_check", *extra)
+            batches = stats["by_endpoint"].get("POST /api/v2/batch", 0) or 1
+            items = stats["batch_items_accepted"] / batches
+            size = stats["bytes_received"] / batches
+            sending = max(stats["last_request_at"] - stats["first_request_at"], 1e-9)
+            rows.append((f"4. v2 delivery end to end, {label}",
+                         f"{result['events_delivered'] / result['elapsed']:,.0f} events/s",
+                         f"{result['events_delivered']} events in {result['elapsed']:.1f} s incl. start-up; "
+                         f"{stats['batch_items_accepted'] / sending:,.0f} items/s from first to last request; "
+                         f"{result['cpu_seconds']:.1f} s CPU"))
+            rows.append((f"4. v2 batch fill, {label}", f"{items:,.0f} items, {size:,.0f} bytes per request",
+                         f"{items / BATCH_ITEMS:.0%} of the item cap, {size / BATCH_BYTES:.0%} of the byte cap; "
+                         f"{batches} requests"))
         for count in (int(n) for n in args.growth.split(",")):
             grown = write_events(work / f"events-{count}.jsonl", count, seed=11)
             result, stats = delivery_job(sandbox, grown, work / "dead" / f"g{count}", "--api_version", "v2",
                                          "--skip_credentials_check")
             rss = max(result["max_rss_mb"], result["max_rss_children_mb"])
             rows.append((f"5. growth, {count:,} events, v2 delivery", f"{result['elapsed']:.1f} s",
-                         f"{result['events_delivered'] / result['elapsed']:,.0f} events/s; peak RSS {rss:,.0f} MB"))
+                         f"{result['events_delivered'] / result['elapsed']:,.0f} events/s; peak RSS {rss:,.0f} MB; "
+                         f"{result['cpu_seconds'] / count * 1e6:,.0f} µs CPU per event"))
     finally:
         sandbox.stop()
     print(table(rows))
