@@ -184,7 +184,7 @@ def v1_event(body, anonymous: bool) -> list[str]:
         errors.append("name is required and must be a non-empty string")
     elif _nbytes(name) > MAX_EVENT_NAME_BYTES:
         errors.append(f"name is longer than {MAX_EVENT_NAME_BYTES} bytes")
-    if "type" in body and body["type"] not in EVENT_TYPES:
+    if "type" in body and not _one_of(body["type"], EVENT_TYPES):
         errors.append("type must be one of event, page, screen")
     if "timestamp" in body and not _is_int(body["timestamp"]):
         errors.append("timestamp must be an integer unix timestamp")
@@ -212,7 +212,7 @@ def v1_device(body) -> list[str]:
     errors = []
     if not _nonempty_str(device.get("id")):
         errors.append("device.id is required and must be a non-empty string")
-    if device.get("platform") not in DEVICE_PLATFORMS:
+    if not _one_of(device.get("platform"), DEVICE_PLATFORMS):
         errors.append("device.platform is required and must be ios or android")
     if "last_used" in device and not _is_int(device["last_used"]):
         errors.append("device.last_used must be an integer unix timestamp")
@@ -339,11 +339,16 @@ def _device_error(item, action: str) -> Error | None:
     if not _nonempty_str(device.get("token")):
         return ("required", "device.token", "device.token is required and must be a non-empty string")
     if action == "add_device":
-        if device.get("platform") not in DEVICE_PLATFORMS:
+        if not _one_of(device.get("platform"), DEVICE_PLATFORMS):
             return ("invalid", "device.platform", "device.platform is required and must be ios or android")
         if "last_used" in device and not _is_int(device["last_used"]):
             return ("invalid", "device.last_used", "device.last_used must be an integer unix timestamp")
     return None
+
+
+def _one_of(value, allowed) -> bool:
+    """`value in allowed` for JSON values: a list or object is never allowed (and not hashable)."""
+    return isinstance(value, str) and value in allowed
 
 
 def batch_item_error_reference(item) -> Error | None:
@@ -351,11 +356,11 @@ def batch_item_error_reference(item) -> Error | None:
     if not isinstance(item, dict):
         return ("invalid", "", "batch item must be a JSON object")
     kind = item.get("type")
-    actions = ACTIONS_BY_TYPE.get(kind)
+    actions = ACTIONS_BY_TYPE.get(kind) if isinstance(kind, str) else None
     if actions is None:
         return ("invalid", "type", "type must be one of person, object, delivery")
     action = item.get("action")
-    if action not in actions:
+    if not _one_of(action, actions):
         return ("invalid", "action", f"action {action!r} is not allowed for type {kind}; allowed: "
                 + ", ".join(sorted(actions)))
     if "timestamp" in item and not _is_int(item["timestamp"]):
@@ -402,7 +407,7 @@ def batch_item_error_reference(item) -> Error | None:
     identifiers = item.get("identifiers")
     if not isinstance(identifiers, dict) or not _nonempty_str(identifiers.get("id")):
         return ("required", "identifiers.id", "identifiers.id (the delivery id) is required")
-    if item.get("name") not in DELIVERY_EVENT_NAMES:
+    if not _one_of(item.get("name"), DELIVERY_EVENT_NAMES):
         return ("invalid", "name", "name must be one of opened, converted, delivered")
     attributes = item.get("attributes")
     if not isinstance(attributes, dict) or not _nonempty_str(attributes.get("device_token")):

@@ -252,6 +252,11 @@ def test_batch_all_valid_is_200_and_each_item_recorded(sb):
     ({"type": "delivery", "action": "event", "identifiers": {"id": "d"}, "name": "clicked",
       "attributes": {"device_token": "t"}}, "name"),
     ("not an object", ""),
+    # JSON lists and objects where a name is expected: an item error, not a 500
+    ({"type": ["person"], "action": "identify", "identifiers": {"id": "1"}}, "type"),
+    ({"type": "person", "action": {"identify": 1}, "identifiers": {"id": "1"}}, "action"),
+    ({"type": "delivery", "action": "event", "identifiers": {"id": "d"}, "name": ["opened"],
+      "attributes": {"device_token": "t"}}, "name"),
 ])
 def test_batch_invalid_item_gives_207_with_its_index_and_valid_items_are_kept(sb, bad, field):
     items = [person(), bad, person("event", name="e1")]
