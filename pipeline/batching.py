@@ -146,9 +146,10 @@ def cut_into_batches(
     outbounds,
     max_items: int = MAX_BATCH_ITEMS,
     max_bytes: int = MAX_BATCH_BYTES,
+    sort_each_call: bool = False,
 ) -> list[HttpCall]:
-    """Cuts items, in the order given, into batch calls within both caps."""
-    cutter = BatchCutter(max_items, max_bytes)
+    """Cuts items, in the order given, into batch calls within both caps (see BatchCutter)."""
+    cutter = BatchCutter(max_items, max_bytes, sort_each_call)
     calls = [call for outbound in outbounds for call in cutter.add(outbound)]
     return calls + cutter.flush()
 
@@ -209,7 +210,6 @@ class BatchInBundle(beam.DoFn):
         leftovers = [o for cutter in self.cutters.values() for o in cutter.take_open()]
         self.cutters = {}
         if leftovers:
-            packer = BatchCutter(self.max_items, self.max_bytes, sort_each_call=True)
-            calls = [call for outbound in leftovers for call in packer.add(outbound)] + packer.flush()
+            calls = cut_into_batches(leftovers, self.max_items, self.max_bytes, sort_each_call=True)
             # Batch jobs run in the global window only.
             yield WindowedValue((ALL_KEYS, calls), MIN_TIMESTAMP, [GlobalWindow()])

@@ -287,7 +287,7 @@ class DeliverCalls(beam.DoFn):
         self.progress.tick(len(calls))
         if key == ALL_KEYS:
             # Anyone's requests: after everything in flight, before anything later.
-            yield from self.finish_bundle()
+            yield from self._collect_all()
             yield from self._collect(None, self.pool.submit(self._send_group, list(calls)), window, timestamp)
             return
         future = self.pool.submit(self._send_group, list(calls), self.lanes.get(key))
@@ -297,9 +297,13 @@ class DeliverCalls(beam.DoFn):
         while self.pending and (len(self.pending) > 4 * self.threads or self.pending[0][1].done()):
             yield from self._collect(*self.pending.popleft())
 
-    def finish_bundle(self):
+    def _collect_all(self):
+        """Waits for every group in flight and hands back what they did."""
         while self.pending:
             yield from self._collect(*self.pending.popleft())
+
+    def finish_bundle(self):
+        yield from self._collect_all()
 
     def teardown(self):
         pool = getattr(self, "pool", None)
