@@ -21,24 +21,25 @@ class FakeClock:
         self.now += seconds
 
 
-def test_paces_requests_evenly_at_the_rate():
+def start_times(rate, count):
+    """When each of `count` requests through a fresh limiter went out (fake clock)."""
     clock = FakeClock()
-    limiter = AdaptiveRateLimiter(10, clock=clock, sleep=clock.sleep)
+    limiter = AdaptiveRateLimiter(rate, clock=clock, sleep=clock.sleep)
     starts = []
-    for _ in range(10):
+    for _ in range(count):
         limiter.acquire()
         starts.append(clock.now)
+    return starts
+
+
+def test_paces_requests_evenly_at_the_rate():
+    starts = start_times(10, 10)
     assert starts[0] == 100.0
     assert all(b - a == pytest.approx(0.1) for a, b in zip(starts, starts[1:]))
 
 
 def test_no_window_holds_more_than_the_budget():
-    clock = FakeClock()
-    limiter = AdaptiveRateLimiter(10, clock=clock, sleep=clock.sleep)
-    starts = []
-    for _ in range(100):
-        limiter.acquire()
-        starts.append(clock.now)
+    starts = start_times(10, 100)
     for i, start in enumerate(starts):
         assert sum(1 for s in starts[i:] if s - start < WINDOW_SECONDS - 1e-9) <= 10
     # ... and uses it: 100 requests at 10/s in about 10 s (the window margin costs 2%)
