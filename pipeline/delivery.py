@@ -18,13 +18,11 @@ import collections
 import concurrent.futures
 import email.utils
 import logging
-import os
 import random
 import time
 
 import apache_beam as beam
 import orjson
-import requests
 from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
@@ -33,6 +31,7 @@ from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
 from pipeline.progress import Progress
 from pipeline.ratelimit import AdaptiveRateLimiter, process_limiter
 from pipeline import secrets
+from pipeline.transport import CONNECTION_ERRORS, TIMEOUT_ERRORS, TRANSPORT_ERRORS, Transport
 from transforms import Settings
 
 LOG = logging.getLogger("cio-pipeline")
@@ -96,9 +95,9 @@ class _Outcome:
 class CallSender:
     """Sends one call with retries; usable without Beam (tests, tools)."""
 
-    def __init__(self, session: requests.Session, authorization: str, limiter: AdaptiveRateLimiter,
+    def __init__(self, transport: Transport, authorization: str, limiter: AdaptiveRateLimiter,
                  policy: RetryPolicy, timeout: float, sleep=time.sleep):
-        self.session = session
+        self.transport = transport
         self.headers = {
             "Authorization": authorization,
             "Content-Type": "application/json",
@@ -158,23 +157,22 @@ class CallSender:
 
     def _attempt(self, call: HttpCall):
         """One try: (status or None, short text for errors, Retry-After)."""
+        # Only the error's class is reported: its text may hold the URL.
         try:
-            response = self.session.request(
-                call.method, call.url, data=call.body, headers=self.headers, timeout=self.timeout
-            )
-        except requests.Timeout:
-            return None, f"no answer within {self.timeout:g} s", None
-        except requests.ConnectionError as err:
+            response = self.transport.request(call.method, call.url, call.body, self.headers)
+        except CONNECTION_ERRORS as err:
             return None, f"connection failed ({type(err).__name__})", None
-        except requests.RequestException as err:
+        except TIMEOUT_ERRORS:
+            return None, f"no answer within {self.timeout:g} s", None
+        except TRANSPORT_ERRORS as err:
             return None, f"request failed ({type(err).__name__})", None
-        status = response.status_code
+        status = response.status
         if 200 <= status < 300 and status != 207:
             return status, "", None
         text = _short(response.text) if status != 207 else response.text
         if status in RETRYABLE:
             text = f"HTTP {status} {_short(response.text)}".strip()
-        return status, text, parse_retry_after(response.headers.get("Retry-After"))
+        return status, text, parse_retry_after(response.retry_after)
 
     def _partial(self, call: HttpCall, text: str, attempts: int, outcome: _Outcome) -> None:
         """A 207: dead-letter exactly the items listed, the rest are delivered."""
@@ -202,23 +200,6 @@ class CallSender:
         outcome.counts[("cio", "events_delivered")] += len(call.events) - len(failed)
 
 
-def _settle_environment(session: requests.Session, base_url: str) -> None:
-    """Reads the proxy and CA-bundle variables once, instead of per request.
-
-    With ``trust_env`` on, requests walks the whole environment (twice) and
-    looks for ~/.netrc on every request: a quarter of its CPU per call,
-    measured here, and at 1000 requests/s that is CPU the job needs. The
-    same variables are honoured, read once: HTTPS_PROXY/HTTP_PROXY/NO_PROXY
-    for the endpoint, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE. A ~/.netrc entry is
-    not: the Authorization header is always the job's own key.
-    """
-    session.proxies.update(requests.utils.get_environ_proxies(base_url))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
-    session.trust_env = False
-
-
 class DeliverCalls(beam.DoFn):
     """Sends groups of calls to Customer.io; failures to the dead-letter tag."""
 
@@ -236,15 +217,10 @@ class DeliverCalls(beam.DoFn):
         self.threads = threads
 
     def setup(self):
-        self.session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=self.threads, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.verify = True  # TLS verification is never turned off.
-        _settle_environment(self.session, self.settings.base_url)
+        self.transport = Transport(self.settings.base_url, self.threads, self.request_timeout)
         api_key = secrets.read_secret(self.api_key_secret) if self.api_key_secret else None
         self.sender = CallSender(
-            self.session,
+            self.transport,
             self.settings.authorization(api_key),
             process_limiter(self.rate_per_process, self.job_id),
             RetryPolicy(self.max_retries, self.backoff_seconds, self.max_backoff_seconds),
@@ -309,6 +285,6 @@ class DeliverCalls(beam.DoFn):
         pool = getattr(self, "pool", None)
         if pool is not None:
             pool.shutdown(wait=True)
-        session = getattr(self, "session", None)
-        if session is not None:
-            session.close()
+        transport = getattr(self, "transport", None)
+        if transport is not None:
+            transport.close()

@@ -4,11 +4,11 @@ import base64
 
 import orjson
 import pytest
-import requests
 
 from pipeline.calls import HttpCall
 from pipeline.delivery import CallSender, RetryPolicy, _Outcome, parse_retry_after
 from pipeline.ratelimit import AdaptiveRateLimiter
+from pipeline.transport import Transport
 from tests.services import API_KEY, SITE_ID
 
 AUTH = "Basic " + base64.b64encode(f"{SITE_ID}:{API_KEY}".encode()).decode()
@@ -17,7 +17,7 @@ AUTH = "Basic " + base64.b64encode(f"{SITE_ID}:{API_KEY}".encode()).decode()
 def sender(max_retries=3, timeout=2.0, auth=AUTH):
     no_wait = lambda seconds: None  # noqa: E731 - retries need not really wait here
     return CallSender(
-        requests.Session(), auth, AdaptiveRateLimiter(10_000, sleep=no_wait),
+        Transport("http://127.0.0.1", 4, timeout), auth, AdaptiveRateLimiter(10_000, sleep=no_wait),
         RetryPolicy(max_retries, base=0.01, cap=0.05), timeout, sleep=no_wait,
     )
 
@@ -190,15 +190,16 @@ def test_proxy_and_ca_bundle_variables_are_read_once_at_setup(monkeypatch, tmp_p
     fn = deliver_calls("https://track.customer.io")
     fn.setup()
     try:
-        assert fn.session.trust_env is False  # no per-request walk of the environment
-        assert fn.session.proxies.get("https") == "http://proxy.internal:3128"
-        assert fn.session.verify == str(bundle)
+        session = fn.transport.session
+        assert session.trust_env is False  # no per-request walk of the environment
+        assert session.proxies.get("https") == "http://proxy.internal:3128"
+        assert session.verify == str(bundle)
     finally:
         fn.teardown()
     monkeypatch.setenv("NO_PROXY", "track.customer.io")
     fn = deliver_calls("https://track.customer.io")
     fn.setup()
     try:
-        assert "https" not in fn.session.proxies
+        assert "https" not in fn.transport.session.proxies
     finally:
         fn.teardown()
