@@ -155,7 +155,7 @@ def cut_into_batches(
 
 
 class BatchItems(beam.PTransform):
-    """Streaming: v2 items (wire form) -> (shard, [batch HttpCall, ...] in send order) per window."""
+    """Streaming: lists of v2 items (wire form) -> (shard, [batch HttpCall, ...] in send order) per window."""
 
     def __init__(self, shards: int, max_items: int = MAX_BATCH_ITEMS, max_bytes: int = MAX_BATCH_BYTES):
         super().__init__()
@@ -167,7 +167,8 @@ class BatchItems(beam.PTransform):
         shards, max_items, max_bytes = self.shards, self.max_items, self.max_bytes
         return (
             items
-            | "KeyByShard" >> beam.Map(lambda wire: (shard_of(Outbound.from_wire(wire), shards), wire))
+            | "KeyByShard" >> beam.FlatMap(
+                lambda wires: [(shard_of(Outbound.from_wire(wire), shards), wire) for wire in wires])
             | "GroupByShard" >> beam.GroupByKey()
             | "CutIntoBatches" >> beam.MapTuple(
                 lambda shard, group: (
@@ -179,7 +180,7 @@ class BatchItems(beam.PTransform):
 
 
 class BatchInBundle(beam.DoFn):
-    """Batch jobs: v2 items (wire form) -> (shard, [batch HttpCall]) as batches fill.
+    """Batch jobs: lists of v2 items (wire form) -> (shard, [batch HttpCall]) as batches fill.
 
     One BatchCutter per shard, for the bundle. Each full call goes out at
     once, keyed by its shard (the delivery step keeps one shard's calls in
@@ -197,14 +198,16 @@ class BatchInBundle(beam.DoFn):
     def start_bundle(self):
         self.cutters: dict[int, BatchCutter] = {}
 
-    def process(self, wire):
-        outbound = Outbound.from_wire(wire)
-        shard = shard_of(outbound, self.shards)
-        cutter = self.cutters.get(shard)
-        if cutter is None:
-            cutter = self.cutters[shard] = BatchCutter(self.max_items, self.max_bytes, sort_each_call=True)
-        for call in cutter.add(outbound):
-            yield shard, [call]
+    def process(self, wires):
+        out = []
+        for wire in wires:
+            outbound = Outbound.from_wire(wire)
+            shard = shard_of(outbound, self.shards)
+            cutter = self.cutters.get(shard)
+            if cutter is None:
+                cutter = self.cutters[shard] = BatchCutter(self.max_items, self.max_bytes, sort_each_call=True)
+            out += [(shard, [call]) for call in cutter.add(outbound)]
+        return out
 
     def finish_bundle(self):
         leftovers = [o for cutter in self.cutters.values() for o in cutter.take_open()]

@@ -1,6 +1,7 @@
 """Builds (but does not run) the pipeline: the job's shape in one page.
 
-    read -> parse -> route by type -> map (a ParDo per type)
+    read (blocks of lines, or messages) -> parse into chunks of events
+         -> route by type -> map (a ParDo per type, each over whole chunks)
          -> v1 calls: group per person, in event-time order
          -> v2 items: cut into /api/v2/batch requests per shard
               (batch jobs: as they stream past; streaming: per window)
@@ -28,9 +29,10 @@ from transforms import EVENT_TYPES
 
 
 class MapByType(beam.PTransform):
-    """Routes (event, source) pairs by type and maps each type with its own ParDo.
+    """Routes chunks of (event, source) by type and maps each type with its own ParDo.
 
-    Returns (v1 requests, v2 batch items, dead letters); see pipeline/routing.py.
+    Returns (v1 requests, lists of v2 batch items, dead letters); see
+    pipeline/routing.py.
     """
 
     def __init__(self, settings):
@@ -95,7 +97,11 @@ class Deliver(beam.PTransform):
 
 
 def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
-    """Adds the whole job to `p`; returns its main PCollections (for tests)."""
+    """Adds the whole job to `p`; returns its main PCollections (for tests).
+
+    "events" holds chunks of (event, source), "batch_items" lists of v2
+    items, "requests" single v1 requests (see pipeline/routing.py).
+    """
     raw = p | "ReadEvents" >> ReadRawEvents(config)
     parsed = raw | "Parse" >> beam.ParDo(ParseEvents()).with_outputs(DEAD_LETTER, main="events")
     # Only the delivery step gets the key, and not even it when the key comes

@@ -28,7 +28,12 @@ def _is_one_json_line(raw) -> bool:
 
 
 class ParseEvents(beam.DoFn):
-    """One line or Pub/Sub message in, zero or more ``(event, source)`` out.
+    """Raw text in, one chunk of ``(event, source)`` pairs out.
+
+    The input is one line or Pub/Sub message (bytes), or a block of lines
+    (a list of them, see pipeline/line_blocks.py); the output is the list of
+    its events, one element per input, so that the steps after it pay Beam's
+    per-element cost once per block rather than once per event.
 
     ``event`` is the event dict; ``source`` its JSON bytes, kept so that a
     failure at any later stage can dead-letter the event as it came. A line
@@ -51,20 +56,23 @@ class ParseEvents(beam.DoFn):
     def start_bundle(self):
         self.read_in_bundle = 0  # added to the metric once per bundle, not per event
 
-    def process(self, raw: bytes):
-        items = decode_events(raw)
-        if len(items) == 1 and type(items[0]) is dict and _is_one_json_line(raw):
-            self.read_in_bundle += 1
-            self.progress.tick()
-            return ((items[0], raw),)
-        out = []
-        for item in items:
-            if isinstance(item, MappingError):
-                out.append(beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter_record("parse", str(item), raw=raw)))
-            else:
-                self.read_in_bundle += 1
-                self.progress.tick()
-                out.append((item, event_json(item)))
+    def process(self, raw):
+        chunk, out = [], []
+        for text in (raw if isinstance(raw, list) else (raw,)):
+            items = decode_events(text)
+            if len(items) == 1 and type(items[0]) is dict and _is_one_json_line(text):
+                chunk.append((items[0], text))
+                continue
+            for item in items:
+                if isinstance(item, MappingError):
+                    out.append(beam.pvalue.TaggedOutput(
+                        DEAD_LETTER, dead_letter_record("parse", str(item), raw=text)))
+                else:
+                    chunk.append((item, event_json(item)))
+        if chunk:
+            self.read_in_bundle += len(chunk)
+            self.progress.tick(len(chunk))
+            out.append(chunk)
         return out
 
     def finish_bundle(self):

@@ -1,7 +1,8 @@
 """Where events come from: JSON-lines files (batch) or Pub/Sub (streaming).
 
-Both sources yield the raw bytes of a line or message; parsing happens in
-`pipeline.parse`, so that text which is not JSON can be dead-lettered as it
+Files yield blocks of lines (a list of the raw bytes of each line, see
+`pipeline.line_blocks`), Pub/Sub the raw bytes of each message; parsing
+happens in `pipeline.parse`, so that text which is not JSON can be dead-lettered as it
 was instead of failing the read. Warehouse exports (--input_format csv or
 parquet) are read by `pipeline.warehouse`, which yields each row as the
 bytes of a record message.
@@ -12,12 +13,11 @@ from __future__ import annotations
 import time
 
 import apache_beam as beam
-from apache_beam.coders import BytesCoder
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Duration, Timestamp
 
+from pipeline.line_blocks import ReadLineBlocks
 from pipeline.options import JobConfig
 from pipeline.warehouse import ReadWarehouseRows
 
@@ -41,14 +41,10 @@ class ReadRawEvents(beam.PTransform):
                 config.input, config.input_format, config.columns, validate=_is_local(config.input)
             )
         if config.input:
-            # Bytes, not str: a line with invalid UTF-8 must reach the
-            # dead-letter output rather than fail the read.
-            return pbegin | "ReadFiles" >> beam.io.ReadFromText(
-                config.input,
-                coder=BytesCoder(),
-                compression_type=CompressionTypes.AUTO,
-                validate=_is_local(config.input),
-            )
+            # Blocks of lines as bytes: not str, so that a line with invalid
+            # UTF-8 reaches the dead-letter output rather than failing the
+            # read; blocks, so that Beam's per-element cost is paid per block.
+            return pbegin | "ReadFiles" >> ReadLineBlocks(config.input, validate=_is_local(config.input))
         messages = pbegin | "ReadPubSub" >> beam.io.ReadFromPubSub(
             subscription=config.subscription,
             topic=config.topic,

@@ -112,7 +112,8 @@ def in_bundle(items, shards=8, max_items=100):
     from pipeline.batching import BatchInBundle
     fn = BatchInBundle(shards, max_items=max_items)
     fn.start_bundle()
-    out = [element for item in items for element in fn.process(item.to_wire())]
+    out = [element for start in range(0, len(items), 7)
+           for element in fn.process([item.to_wire() for item in items[start:start + 7]])]
     out += [windowed.value for windowed in fn.finish_bundle()]
     return out
 

@@ -42,7 +42,8 @@ def test_each_type_is_mapped_by_its_own_step_and_failures_dead_lettered():
         {"type": "weird"},
     ]
     with BeamPipeline() as p:
-        parsed = p | beam.Create([(e, orjson.dumps(e)) for e in events])
+        pairs = [(e, orjson.dumps(e)) for e in events]
+        parsed = p | beam.Create([pairs[:3], pairs[3:]])  # chunks, as ParseEvents makes them
         single, items, dead = parsed | MapByType(SETTINGS)
         assert_that(
             single | "Kinds" >> beam.Map(lambda w: (Outbound.from_wire(w).request.event_type,
@@ -52,8 +53,8 @@ def test_each_type_is_mapped_by_its_own_step_and_failures_dead_lettered():
             label="requests",
         )
         assert_that(
-            items | "ItemKinds" >> beam.Map(lambda w: (Outbound.from_wire(w).request.event_type,
-                                                       Outbound.from_wire(w).request.batch_item)),
+            items | "ItemKinds" >> beam.FlatMap(lambda ws: [(Outbound.from_wire(w).request.event_type,
+                                                             Outbound.from_wire(w).request.batch_item) for w in ws]),
             equal_to([("group", True)]),
             label="items",
         )
@@ -71,7 +72,7 @@ def test_batch_job_groups_items_per_shard_and_people_per_key():
                         method="PUT", kind="identify").to_wire() for t in (3.0, 1.0, 2.0)]
     with BeamPipeline() as p:
         v1_calls, batch_calls = (
-            (p | "Singles" >> beam.Create(singles), p | "Items" >> beam.Create(items))
+            (p | "Singles" >> beam.Create(singles), p | "Items" >> beam.Create([items[:4], items[4:]]))
             | PrepareCalls(batch_shards=1, streaming=False))
         # The items of a batch job are cut as they come (no shuffle); each
         # request holds its items in event-time order.
@@ -95,12 +96,12 @@ def test_streaming_windows_flush_batches_and_keep_event_time_order():
     # sent in event-time order; a later window is a separate batch.
     stream = (
         EventStream()
-        .add_elements([window.TimestampedValue(outbound(person="id:a", ts=3.0).to_wire(), 1),
-                       window.TimestampedValue(outbound(person="id:a", ts=1.0).to_wire(), 2)])
+        .add_elements([window.TimestampedValue([outbound(person="id:a", ts=3.0).to_wire()], 1),
+                       window.TimestampedValue([outbound(person="id:a", ts=1.0).to_wire()], 2)])
         .advance_watermark_to(4)
-        .add_elements([window.TimestampedValue(outbound(person="id:a", ts=2.0).to_wire(), 4.5)])
+        .add_elements([window.TimestampedValue([outbound(person="id:a", ts=2.0).to_wire()], 4.5)])
         .advance_watermark_to(6)
-        .add_elements([window.TimestampedValue(outbound(person="id:a", ts=7.0).to_wire(), 7)])
+        .add_elements([window.TimestampedValue([outbound(person="id:a", ts=7.0).to_wire()], 7)])
         .advance_watermark_to(20)
         .advance_watermark_to_infinity()
     )
