@@ -17,6 +17,11 @@ from apache_beam.io import filebasedsource
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.iobase import RangeTracker
 
+# Lines per block. The steps after the read hold a whole block's events at
+# once; measured (parse + map + batch, without Beam), 25-100 lines cost about
+# the same per event and 500 about 40% more (more live objects for the
+# garbage collector to walk, and less of them in cache), while Beam's
+# per-element cost, ~1-3 us a step, is negligible from a few dozen lines.
 DEFAULT_LINES_PER_BLOCK = 64
 DEFAULT_READ_SIZE = 1 << 20  # bytes per file.read()
 

@@ -23,5 +23,6 @@ def test_bench_pipeline_smoke():
     for row in ("1. floor", "2. mapping alone, v1", "2. mapping alone, v2",
                 "3. pipeline dry run, v1, in-process", "3. pipeline dry run, v2, 2 processes",
                 "4. sandbox alone", "4. v1 delivery, --rate_limit 200", "4. v1 delivery, --rate_limit 1000",
-                "4. v2 delivery end to end", "4. v2 batch fill", "5. growth, 3,000 events"):
+                "4. v2 delivery end to end", "4. v2 batch fill", "5. growth, 3,000 events",
+                "5. growth, 3,000 events, v2 delivery, 2 processes"):
         assert row in table, (row, table)
