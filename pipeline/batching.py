@@ -21,6 +21,7 @@ no notion of a person, so the cut is done here.
 from __future__ import annotations
 
 import zlib
+from typing import Sequence
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindow
@@ -33,6 +34,8 @@ from transforms import BATCH_PATH, batch_envelope
 
 MAX_BATCH_ITEMS = 1000
 MAX_BATCH_BYTES = 500_000
+
+_NO_CALLS: tuple = ()
 
 
 
@@ -65,11 +68,19 @@ class _OpenBatch:
         self.people: set = set()
         self.size = len(prefix) + len(suffix)
 
-    def fits(self, item: bytes, max_bytes: int) -> bool:
-        added = len(item) + (1 if self.outbounds else 0)
-        return len(self.outbounds) < self.max_items and self.size + added <= max_bytes
+    def add_if_fits(self, outbound: Outbound, max_bytes: int) -> bool:
+        """Adds the item if both caps allow; returns whether it did."""
+        request, outbounds = outbound.request, self.outbounds
+        size = self.size + len(request.body) + (1 if outbounds else 0)
+        if len(outbounds) >= self.max_items or size > max_bytes:
+            return False
+        self.size = size
+        outbounds.append(outbound)
+        self.people.add(request.person_key)
+        return True
 
     def add(self, outbound: Outbound) -> None:
+        """Adds the item whatever the caps (the first item of a batch)."""
         self.size += len(outbound.request.body) + (1 if self.outbounds else 0)
         self.outbounds.append(outbound)
         self.people.add(outbound.request.person_key)
@@ -108,20 +119,24 @@ class BatchCutter:
         self.sort_each_call = sort_each_call
         self.open: dict[str, _OpenBatch] = {}
 
-    def add(self, outbound: Outbound) -> list[HttpCall]:
-        """Adds one item; returns the calls it completed (usually none)."""
+    def add(self, outbound: Outbound) -> Sequence[HttpCall]:
+        """Adds one item; returns the calls it completed (usually none).
+
+        Runs for every v2 item, so the usual case (the item joins the one
+        open batch) takes a single method call and allocates nothing.
+        """
         request = outbound.request
+        url, opened = request.url, self.open
+        batch = opened.get(url)
         calls = []
-        if len(self.open) > 1 or request.url not in self.open:
-            for url in [u for u, b in self.open.items()
-                        if u != request.url and request.person_key in b.people]:
-                calls.append(self.open.pop(url).call(self.sort_each_call))
-        batch = self.open.get(request.url)
-        if batch is not None and not batch.fits(request.body, self.max_bytes):
-            calls.append(self.open.pop(request.url).call(self.sort_each_call))
-            batch = None
-        if batch is None:
-            batch = self.open[request.url] = _OpenBatch(request.url, self.max_items)
+        if batch is None or len(opened) > 1:
+            for other in [u for u, b in opened.items() if u != url and request.person_key in b.people]:
+                calls.append(opened.pop(other).call(self.sort_each_call))
+        if batch is not None:
+            if batch.add_if_fits(outbound, self.max_bytes):
+                return calls or _NO_CALLS
+            calls.append(opened.pop(url).call(self.sort_each_call))
+        batch = opened[url] = _OpenBatch(url, self.max_items)
         batch.add(outbound)
         return calls
 
@@ -206,7 +221,8 @@ class BatchInBundle(beam.DoFn):
             cutter = self.cutters.get(shard)
             if cutter is None:
                 cutter = self.cutters[shard] = BatchCutter(self.max_items, self.max_bytes, sort_each_call=True)
-            out += [(shard, [call]) for call in cutter.add(outbound)]
+            for call in cutter.add(outbound):
+                out.append((shard, [call]))
         return out
 
     def finish_bundle(self):
