@@ -165,10 +165,12 @@ class SandboxState:
             keep = self.records.append if self.keep_in_memory else None
             log = self._log_buffer.append if self._log_file is not None else None
             if keep is None and log is None:  # only the duplicate count is wanted
-                fresh = set(event_ids.values())
-                fresh -= seen
-                self.duplicates += len(event_ids) - len(fresh)
-                seen |= fresh
+                # the ids that grow ``seen`` are the new distinct ones; every
+                # other id (seen before, or repeated within the batch) is a
+                # duplicate. One C-level update, no temporary set.
+                known = len(seen)
+                seen.update(event_ids.values())
+                self.duplicates += len(event_ids) - (len(seen) - known)
                 return
             prefix = b'{"ts":' + orjson.dumps(ts) + b',"method":"POST","path":"' + BATCH_PATH.encode() \
                 + b'","batch_index":'
