@@ -94,3 +94,18 @@ def test_settings_error_is_a_value_error():
 
 def test_empty_device_token_event_means_none():
     assert load_settings(site_id="s", api_key=KEY, device_token_event="").device_token_event is None
+
+
+def test_cached_urls_follow_a_copy_and_leave_equality_dumps_and_pickling_alone():
+    settings = load_settings(site_id="s", api_key="k", endpoint="http://a.example/")
+    plain = load_settings(site_id="s", api_key="k", endpoint="http://a.example/")
+    assert settings.batch_url == "http://a.example" + BATCH_PATH  # now cached
+    assert settings.customers_url == "http://a.example/api/v1/customers/"
+    assert settings == plain and settings.model_dump() == plain.model_dump()
+    assert "batch_url" not in repr(settings)
+    assert pickle.loads(pickle.dumps(settings)) == settings
+    moved = settings.model_copy(update={"endpoint": None, "datacenter": "EU"})
+    assert moved.base_url == "https://track-eu.customer.io"
+    assert moved.batch_url == "https://track-eu.customer.io" + BATCH_PATH
+    assert moved.customers_url == "https://track-eu.customer.io/api/v1/customers/"
+    assert settings.without_key().batch_url == settings.batch_url

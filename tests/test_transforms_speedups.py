@@ -10,7 +10,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from transforms import MappingError, load_settings, map_event
 from transforms import lookups
 from transforms.identify import ADDRESS_KEYS, EXCLUDED_TRAITS, identify_body
-from transforms.ids import _PAIRS, id_text, normalize_id, ulid_parts_text, ulid_text
+from transforms.ids import _TRIPLES, id_text, normalize_id, ulid_parts_text, ulid_text
 from transforms.times import to_unix
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -43,7 +43,7 @@ def test_ulid_text_is_crockford_base32_of_the_128_bits(value):
 @given(st.integers(0, 2**48 - 1), st.integers(0, 2**80 - 1))
 def test_ulid_parts_text_is_ulid_text_of_the_whole(millis, randomness):
     assert ulid_parts_text(millis, randomness) == ulid_text((millis << 80) | randomness)
-    assert len(_PAIRS) == 1024
+    assert len(_TRIPLES) == 32768
 
 
 @hsettings(max_examples=300, deadline=None)

@@ -54,4 +54,5 @@ def batch_item(
         raise MappingError(
             f"batch item is {len(body)} bytes, over Customer.io's 32 KB ({MAX_ITEM_BYTES} bytes) limit"
         )
+    # batch_url is computed once per Settings (a cached_property).
     return CioRequest("POST", settings.batch_url, body, True, person_key, message_id, timestamp, event_type)

@@ -173,7 +173,7 @@ def map_events(kind: str, raw: dict, settings: Settings) -> list:
         body["id"] = event_id
     if person is not None:
         check_person_id(str(person), "user id" if user_id is not None else "email")
-        url = f"{settings.base_url}/api/v1/customers/{encode_path(person)}/events"
+        url = f"{settings.customers_url}{encode_path(person)}/events"
         return [build.request("POST", url, body, _person_key(user_id, email), message_id, seconds, kind)]
     anonymous_id = lookups.anonymous_id(event)
     if anonymous_id is None:
@@ -210,7 +210,7 @@ def _person_lifecycle(name, person, user_id, email, settings, message_id, second
         identifiers, key = person_identifiers(user_id, email, None)
         return build.batch_item(person_item(action, identifiers), settings, key, message_id, seconds, "track")
     check_person_id(str(person), "user id" if user_id is not None else "email")
-    url = f"{settings.base_url}/api/v1/customers/{encode_path(person)}{tail}"
+    url = f"{settings.customers_url}{encode_path(person)}{tail}"
     return build.request(method, url, None, _person_key(user_id, email), message_id, seconds, "track")
 
 
@@ -283,7 +283,7 @@ def _add_device(event, person, user_id, email, token, settings, message_id, seco
     kind = platform(event)
     if kind is not None:
         device["platform"] = kind
-    url = f"{settings.base_url}/api/v1/customers/{encode_path(person)}/devices"
+    url = f"{settings.customers_url}{encode_path(person)}/devices"
     return build.request("PUT", url, {"device": device}, _person_key(user_id, email), message_id, seconds, "track")
 
 
@@ -294,7 +294,7 @@ def _remove_device(person, user_id, email, token, settings, message_id, seconds)
         item["device"] = {"token": token}
         return build.batch_item(item, settings, key, message_id, seconds, "track")
     check_person_id(str(person), "user id" if user_id is not None else "email")
-    url = (f"{settings.base_url}/api/v1/customers/{encode_path(person)}"
+    url = (f"{settings.customers_url}{encode_path(person)}"
            f"/devices/{encode_path(token)}")
     return build.request("DELETE", url, None, _person_key(user_id, email), message_id, seconds, "track")
 

@@ -69,5 +69,5 @@ def map_identify(raw: dict, settings: Settings) -> list:
     person = user_id if user_id is not None else email
     check_person_id(str(person), "user id" if user_id is not None else "email")
     key = f"id:{user_id}" if user_id is not None else f"email:{email}"
-    url = f"{settings.base_url}/api/v1/customers/{encode_path(person)}"
+    url = f"{settings.customers_url}{encode_path(person)}"
     return [build.request("PUT", url, body, key, message_id, seconds, "identify")]
