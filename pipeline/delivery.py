@@ -96,7 +96,7 @@ class CallSender:
     """Sends one call with retries; usable without Beam (tests, tools)."""
 
     def __init__(self, transport: Transport, authorization: str, limiter: AdaptiveRateLimiter,
-                 policy: RetryPolicy, timeout: float, sleep=time.sleep):
+                 policy: RetryPolicy, sleep=time.sleep):
         self.transport = transport
         self.headers = {
             "Authorization": authorization,
@@ -105,7 +105,6 @@ class CallSender:
         }
         self.limiter = limiter
         self.policy = policy
-        self.timeout = timeout
         self.sleep = sleep
         # Set by the first 401: the key is wrong or revoked, so every later
         # call would fail too. They are dead-lettered without being sent.
@@ -163,7 +162,7 @@ class CallSender:
         except CONNECTION_ERRORS as err:
             return None, f"connection failed ({type(err).__name__})", None
         except TIMEOUT_ERRORS:
-            return None, f"no answer within {self.timeout:g} s", None
+            return None, f"no answer within {self.transport.timeout_seconds:g} s", None
         except TRANSPORT_ERRORS as err:
             return None, f"request failed ({type(err).__name__})", None
         status = response.status
@@ -224,7 +223,6 @@ class DeliverCalls(beam.DoFn):
             self.settings.authorization(api_key),
             process_limiter(self.rate_per_process, self.job_id),
             RetryPolicy(self.max_retries, self.backoff_seconds, self.max_backoff_seconds),
-            self.request_timeout,
         )
         self.pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="cio-deliver")
         self.progress = Progress("sent", unit="calls")

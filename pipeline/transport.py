@@ -64,13 +64,13 @@ class Transport:
         if bundle:
             self.session.verify = bundle
         self.session.trust_env = False  # read above, once
+        self.timeout_seconds = timeout
         self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
         self._routes: dict[str, tuple] = {}
         self._lock = threading.Lock()
 
-    def _route(self, url: str) -> tuple:
-        """(connection pool, whether it wants the full URL) for url's origin."""
-        parts = urlsplit(url)
+    def _route(self, parts) -> tuple:
+        """(connection pool, whether it wants the full URL) for the origin of `parts` (urlsplit)."""
         origin = f"{parts.scheme}://{parts.netloc}"
         route = self._routes.get(origin)
         if route is None:
@@ -85,12 +85,9 @@ class Transport:
 
     def request(self, method: str, url: str, body: bytes, headers: dict) -> Response:
         """One attempt, no retries or redirects; raises one of TRANSPORT_ERRORS."""
-        pool, full_url = self._route(url)
-        if full_url:
-            target = url
-        else:
-            parts = urlsplit(url)
-            target = parts.path + ("?" + parts.query if parts.query else "")
+        parts = urlsplit(url)
+        pool, full_url = self._route(parts)
+        target = url if full_url else parts.path + ("?" + parts.query if parts.query else "")
         answer = pool.urlopen(method, target, body=body, headers=headers, retries=False, redirect=False,
                               assert_same_host=False, timeout=self.timeout, preload_content=True)
         return Response(answer.status, answer.data.decode("utf-8", "replace"), answer.headers.get("Retry-After"))

@@ -18,7 +18,7 @@ def sender(max_retries=3, timeout=2.0, auth=AUTH):
     no_wait = lambda seconds: None  # noqa: E731 - retries need not really wait here
     return CallSender(
         Transport("http://127.0.0.1", 4, timeout), auth, AdaptiveRateLimiter(10_000, sleep=no_wait),
-        RetryPolicy(max_retries, base=0.01, cap=0.05), timeout, sleep=no_wait,
+        RetryPolicy(max_retries, base=0.01, cap=0.05), sleep=no_wait,
     )
 
 
