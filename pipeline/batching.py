@@ -20,6 +20,7 @@ no notion of a person, so the cut is done here.
 
 from __future__ import annotations
 
+import math
 import zlib
 from typing import Sequence
 
@@ -79,11 +80,9 @@ class _OpenBatch:
         self.people.add(request.person_key)
         return True
 
-    def add(self, outbound: Outbound) -> None:
-        """Adds the item whatever the caps (the first item of a batch)."""
-        self.size += len(outbound.request.body) + (1 if self.outbounds else 0)
-        self.outbounds.append(outbound)
-        self.people.add(outbound.request.person_key)
+    def add_first(self, outbound: Outbound) -> None:
+        """Adds the first item of a batch, whatever its size (see BatchCutter)."""
+        self.add_if_fits(outbound, math.inf)
 
     def call(self, sort: bool) -> HttpCall:
         outbounds = in_send_order(self.outbounds) if sort else self.outbounds
@@ -137,7 +136,7 @@ class BatchCutter:
                 return calls or _NO_CALLS
             calls.append(opened.pop(url).call(self.sort_each_call))
         batch = opened[url] = _OpenBatch(url, self.max_items)
-        batch.add(outbound)
+        batch.add_first(outbound)
         return calls
 
     def flush(self) -> list[HttpCall]:
