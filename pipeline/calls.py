@@ -20,6 +20,10 @@ from transforms import CioRequest
 ALL_KEYS = "*"
 
 
+# Positions in an Outbound's wire form that batching and ordering read.
+WIRE_URL, WIRE_BODY, WIRE_PERSON, WIRE_MESSAGE_ID, WIRE_TIME, WIRE_TYPE, WIRE_SOURCE = 1, 2, 4, 5, 6, 7, 8
+
+
 @dataclass(slots=True)
 class Outbound:
     """A mapped request and its source event (orjson bytes)."""
@@ -31,7 +35,8 @@ class Outbound:
     # wherever Beam materializes elements (a Flatten of several producers, a
     # GroupByKey) its FastPrimitivesCoder encodes such a tuple in C (~1 us),
     # while a dataclass falls back to pickle (~10 us each way); measured, this
-    # was most of the pipeline's per-event cost.
+    # was most of the pipeline's per-event cost. Batching and ordering read
+    # the wire form in place (the WIRE_* positions below), see batching.py.
     def to_wire(self) -> tuple:
         r = self.request
         return (r.method, r.url, r.body, r.batch_item, r.person_key, r.message_id, r.timestamp,

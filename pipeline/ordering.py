@@ -11,47 +11,46 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from pipeline.calls import HttpCall, Outbound, single_call
+from pipeline.calls import WIRE_MESSAGE_ID, WIRE_PERSON, WIRE_TIME, WIRE_TYPE, Outbound, single_call
 
 _NO_TIME = float("inf")
 
 
-def _time_of(outbound: Outbound) -> float:
-    ts = outbound.request.timestamp
+def _time_of(wire: tuple) -> float:
+    ts = wire[WIRE_TIME]
     return _NO_TIME if ts is None else ts
 
 
-def in_send_order(outbounds) -> list[Outbound]:
-    """Sorts requests by event time (unknown times last), stable otherwise.
+def in_send_order(wires) -> list[tuple]:
+    """Sorts requests (wire form) by event time (unknown times last), stable otherwise.
 
     A merge (alias) that would go before the first identify of its primary
     person is held back until just after that identify: Customer.io can only
     merge into a person that exists.
     """
-    ordered = sorted(outbounds, key=_time_of)
+    ordered = sorted(wires, key=_time_of)
     first_identify: dict[str, int] = {}
-    for i, outbound in enumerate(ordered):
-        if outbound.request.event_type == "identify":
-            first_identify.setdefault(outbound.request.person_key, i)
+    for i, wire in enumerate(ordered):
+        if wire[WIRE_TYPE] == "identify":
+            first_identify.setdefault(wire[WIRE_PERSON], i)
     if not first_identify:
         return ordered
-    result: list[Outbound] = []
-    held: dict[str, list[Outbound]] = {}
-    for i, outbound in enumerate(ordered):
-        key = outbound.request.person_key
-        if outbound.request.event_type == "alias" and first_identify.get(key, -1) > i:
-            held.setdefault(key, []).append(outbound)
+    result: list[tuple] = []
+    held: dict[str, list[tuple]] = {}
+    for i, wire in enumerate(ordered):
+        key = wire[WIRE_PERSON]
+        if wire[WIRE_TYPE] == "alias" and first_identify.get(key, -1) > i:
+            held.setdefault(key, []).append(wire)
             continue
-        result.append(outbound)
+        result.append(wire)
         if key in held and first_identify.get(key) == i:
             result.extend(held.pop(key))
     return result
 
 
-def person_key(outbound: Outbound) -> str:
-    """The grouping key: the person, else the event itself (no order needed)."""
-    request = outbound.request
-    return request.person_key or f"message:{request.message_id or id(outbound)}"
+def person_key(wire: tuple) -> str:
+    """The grouping key of a request (wire form): the person, else the event itself (no order needed)."""
+    return wire[WIRE_PERSON] or f"message:{wire[WIRE_MESSAGE_ID] or id(wire)}"
 
 
 class OrderPerPerson(beam.PTransform):
@@ -60,11 +59,9 @@ class OrderPerPerson(beam.PTransform):
     def expand(self, outbounds):
         return (
             outbounds
-            | "KeyByPerson" >> beam.Map(lambda wire: (person_key(Outbound.from_wire(wire)), wire))
+            | "KeyByPerson" >> beam.Map(lambda wire: (person_key(wire), wire))
             | "GroupByPerson" >> beam.GroupByKey()
             | "SortByEventTime" >> beam.MapTuple(
-                lambda key, group: (
-                    key, [single_call(o) for o in in_send_order(map(Outbound.from_wire, group))]
-                )
+                lambda key, group: (key, [single_call(Outbound.from_wire(w)) for w in in_send_order(group)])
             )
         )

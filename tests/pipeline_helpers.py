@@ -23,6 +23,11 @@ def outbound(person="id:1", ts=1.0, kind="track", item=None, batch=True, url=BAT
     return Outbound(request, orjson.dumps({"person": person, "ts": ts, "type": kind}))
 
 
+def wire(**fields) -> tuple:
+    """The wire form (what flows between stages) of outbound(**fields)."""
+    return outbound(**fields).to_wire()
+
+
 def read_dead_letters(prefix: Path) -> list[dict]:
     """Every record in the dead-letter files written under `prefix`."""
     records = []

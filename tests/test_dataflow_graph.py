@@ -32,7 +32,7 @@ from pipeline.batching import shard_of
 from pipeline.build import build_pipeline
 from pipeline.options import job_config
 from pipeline.ordering import person_key
-from tests.pipeline_helpers import outbound
+from tests.pipeline_helpers import wire
 from transforms import EVENT_TYPES
 
 PROJECT = "example-project"
@@ -176,7 +176,7 @@ def test_the_api_key_is_not_in_the_jobs_options(mode):
 
 
 def test_person_keys_and_shards_spread_the_load():
-    people = [outbound(person=f"id:{i}", ts=float(i)) for i in range(8_000)]
+    people = [wire(person=f"id:{i}", ts=float(i)) for i in range(8_000)]
     assert len({person_key(o) for o in people}) == len(people)
     default_shards = job_config(PipelineOptions(["--input=x", "--site_id=s", "--api_key=k"])).batch_shards
     assert default_shards > 1
