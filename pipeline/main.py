@@ -16,13 +16,14 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.build import build_pipeline
-from pipeline.preflight import check_credentials
 from pipeline.options import (
     OptionsError,
     add_customerio_arguments,
     job_config,
     unknown_flags,
 )
+from pipeline.preflight import check_credentials
+from pipeline.runner import default_runner
 from pipeline.summary import collect_counters, format_summary, summary_rows
 
 LOG = logging.getLogger("cio-pipeline")
@@ -64,7 +65,7 @@ def run(argv: list[str] | None = None) -> int:
         return 2
 
     started = time.monotonic()
-    pipeline = beam.Pipeline(options=options)
+    pipeline = beam.Pipeline(runner=default_runner(options, config.streaming), options=options)
     try:
         build_pipeline(pipeline, config)
     except OSError as err:  # e.g. an --input glob that matches no file

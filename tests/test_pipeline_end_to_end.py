@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import glob
+import logging
 import os
 import subprocess
 import sys
@@ -96,11 +97,14 @@ def test_backfill_delivers_every_valid_event_exactly_once(tmp_path, sandbox, api
         assert batches <= len(valid) / 500, "v2 items travel in large batches"
 
 
-def test_dry_run_writes_requests_without_secrets(tmp_path, sandbox):
+def test_dry_run_writes_requests_without_secrets(tmp_path, sandbox, caplog):
     events = list(generate_events(300, seed=3))
     source = write_jsonl(tmp_path / "events.jsonl", events)
     out = tmp_path / "dry" / "requests"
-    assert run(job_args(sandbox, source, tmp_path / "dead" / "events", "--dry_run_output", str(out))) == 0
+    with caplog.at_level(logging.INFO):
+        assert run(job_args(sandbox, source, tmp_path / "dead" / "events", "--dry_run_output", str(out))) == 0
+    # no --runner: straight to the FnApiRunner, without DirectRunner's Prism attempt (pipeline/runner.py)
+    assert not [r for r in caplog.records if "prism" in r.getMessage().lower()]
     assert sandbox.stats()["requests"] == 0, "a dry run sends nothing"
     lines = b"".join(Path(p).read_bytes() for p in glob.glob(f"{out}*"))
     assert API_KEY.encode() not in lines and b"Authorization" not in lines and b"Basic " not in lines
