@@ -5,7 +5,8 @@ peak RSS belongs to that job alone:
 
     python -m bench.measure_job <cio-pipeline arguments...>
 
-prints {"elapsed": s, "events_read": n, "events_delivered": n, "cpu_seconds":
+prints {"elapsed": s spent in run() (imports and interpreter exit not
+included: bench_pipeline.py times the whole process), "events_read": n, "events_delivered": n, "cpu_seconds":
 user+system CPU of this process and its workers,
 "max_rss_mb": MB of this process, "max_rss_children_mb": MB of the largest
 worker process (multi-processing mode)}.
@@ -25,7 +26,7 @@ import orjson
 
 def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.WARNING)
-    from pipeline.main import run  # imported here: start-up is part of a job's cost
+    from pipeline.main import run  # imported here: this process's start-up is the job's, not the caller's
 
     started = time.monotonic()
     summary = io.StringIO()
