@@ -43,9 +43,10 @@ _NO_CALLS: tuple = ()
 # numbers, see pipeline/calls.py) in place rather than building an Outbound
 # per item. Besides the ~1 us an Outbound costs to build, open batches hold
 # up to a thousand items per shard for a while: as objects the garbage
-# collector tracks, every one of them was scanned again by each full
-# collection (measured: ~40% of this step's cost), while a tuple of plain
-# values drops out of the collector's sight at its first collection.
+# collector tracks, each collection scanned them again, while a tuple of
+# plain values drops out of the collector's sight at its first collection.
+# Measured on 50,000 items: 8.3 us per item with Outbounds (a third of it in
+# the collector), 2.7 us on the tuples.
 
 
 def shard_of(wire: tuple, shards: int) -> int:
