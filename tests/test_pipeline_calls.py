@@ -34,3 +34,17 @@ def test_dead_letter_of_unparseable_text_keeps_the_text():
     record = orjson.loads(dead_letter_record("parse", "invalid JSON", raw=b"not json \xff"))
     assert record["raw"].startswith("not json ")
     assert "event" not in record and record["status"] is None and record["attempts"] == 0
+
+
+def test_the_wire_positions_name_the_fields_they_hold():
+    from pipeline.calls import (WIRE_BODY, WIRE_MESSAGE_ID, WIRE_PERSON, WIRE_SOURCE, WIRE_TIME, WIRE_TYPE,
+                                WIRE_URL, Outbound)
+    from tests.pipeline_helpers import outbound
+    item = outbound(person="id:7", ts=12.5, kind="identify")
+    wire, request = item.to_wire(), item.request
+    assert wire == Outbound.wire(request, item.event)
+    assert Outbound.from_wire(wire) == item
+    assert (wire[WIRE_URL], wire[WIRE_BODY], wire[WIRE_PERSON], wire[WIRE_MESSAGE_ID], wire[WIRE_TIME],
+            wire[WIRE_TYPE], wire[WIRE_SOURCE]) == (request.url, request.body, request.person_key,
+                                                    request.message_id, request.timestamp, request.event_type,
+                                                    item.event)
