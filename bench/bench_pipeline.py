@@ -214,6 +214,9 @@ def main(argv: list[str] | None = None) -> None:
                          f"peak RSS {rss:,.0f} MB; {result['cpu_seconds'] / count * 1e6:,.0f} µs CPU per event"))
     finally:
         sandbox.stop()
+    # This host's speed drifts by up to ~2x within minutes: the floor measured
+    # again at the end shows whether the run stayed in one phase.
+    rows[0] = (*rows[0][:2], f"one core; {measure_floor(lines):,.0f} events/s at the end of the run")
     print(table(rows))
     print(f"\n(command: {' '.join(['.venv/bin/python -m bench.bench_pipeline', *(argv or sys.argv[1:])])}; "
           f"{os.cpu_count()} cores)")
