@@ -36,11 +36,9 @@ class Outbound:
     # GroupByKey) its FastPrimitivesCoder encodes such a tuple in C (~1 us),
     # while a dataclass falls back to pickle (~10 us each way); measured, this
     # was most of the pipeline's per-event cost. Batching and ordering read
-    # the wire form in place (the WIRE_* positions below), see batching.py.
+    # the wire form in place (the WIRE_* positions above), see batching.py.
     def to_wire(self) -> tuple:
-        r = self.request
-        return (r.method, r.url, r.body, r.batch_item, r.person_key, r.message_id, r.timestamp,
-                r.event_type, self.event)
+        return Outbound.wire(self.request, self.event)
 
     @staticmethod
     def wire(request: CioRequest, event: bytes) -> tuple:
