@@ -125,7 +125,11 @@ class CallSender:
             waited = self.limiter.acquire()
             if waited:
                 counts[("cio", "throttled_ms")] += int(waited * 1000)
-            status, text, retry_after = self._attempt(call)
+            try:
+                status, text, retry_after = self._attempt(call)
+            finally:
+                # Counts against the budget until a second after the answer.
+                self.limiter.release()
             counts[("cio.requests", f"{call.endpoint} {status or 'no answer'}")] += 1
             if status is not None and 200 <= status < 300 and status != 207:
                 self.limiter.succeeded()

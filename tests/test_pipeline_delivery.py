@@ -73,6 +73,18 @@ def test_a_429_slows_the_limiter_down(make_sandbox):
     assert s.limiter.rate < s.limiter.max_rate
 
 
+@pytest.mark.parametrize("fault", [{}, {"error_rate": 1.0}, {"throttle_rate": 1.0}, {"drop_rate": 1.0},
+                                   {"slow_rate": 1.0, "slow_seconds": 1.0}])
+def test_every_try_gives_its_place_in_the_budget_back(make_sandbox, fault):
+    # The limiter counts a request until a second after its answer; a try
+    # that never hands it back would shrink the budget for good.
+    server = make_sandbox(**fault)
+    s = sender(max_retries=1, timeout=0.2)
+    s.send(identify_call(server.url), _Outcome())
+    assert server.stats()["requests"] == (1 if not fault else 2)
+    assert s.limiter.in_flight == 0
+
+
 def test_slow_answers_time_out_and_are_retried(make_sandbox):
     server = make_sandbox(slow_rate=1.0, slow_seconds=1.0)
     outcome = _Outcome()

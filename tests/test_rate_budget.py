@@ -30,8 +30,8 @@ MULTI = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 
 @pytest.fixture
 def make_sandbox():
-    """Sandboxes in processes of their own: the job's threads must not delay
-    the sandbox's stamping of arrivals, or its one-second peak would be off."""
+    """Sandboxes in processes of their own, so that the job's threads do not
+    slow the sandbox down and the mean rate measures the job."""
     started = []
 
     def make(**flags):
@@ -74,11 +74,10 @@ def test_two_worker_processes_share_the_budget(tmp_path, make_sandbox, capsys):
     assert sent >= 2_000, out
     assert stats["by_status"].get("429", 0) == 0
     # The budget, as the sandbox saw it: 200 in any one-second (600 in any
-    # three-second) window. Each process paces at 100/s and caps what it
-    # really sends in any 1.02 s window (pipeline/ratelimit.py; exact in its
-    # unit tests). The sandbox stamps a request when its handler thread gets
-    # to it; on a loaded 2-core machine that can lag the send by more than
-    # the 20 ms margin; it runs in a process of its own here for that reason.
+    # three-second) window. Each process paces at 100/s and counts a request
+    # from its sending until a second after its answer, so however late the
+    # sandbox stamps an arrival, no window holds more than the budget
+    # (pipeline/ratelimit.py; its unit tests show it for any arrival time).
     assert stats["max_requests_1s"] <= 200, stats
     assert stats["max_requests_3s"] <= 3 * 200, stats
     # ... and the job used it: the mean rate over the sending period.
