@@ -13,6 +13,10 @@ Customer.io event, on the person when the event names one, else anonymous
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel
+
 from transforms import build, lookups
 from transforms.errors import MappingError
 from transforms.ids import check_person_id, dedup_id, encode_path, id_text
@@ -36,7 +40,7 @@ LIFECYCLE = DEVICE_ADDED | DEVICE_REMOVED | frozenset(PERSON_LIFECYCLE) | frozen
 IOS_FAMILY = frozenset(("ios", "watchos", "ipados", "tvos"))
 MAX_NAME_BYTES = 100
 MAX_SCREEN_NAME_BYTES = MAX_NAME_BYTES - len("Viewed  Screen")  # 86
-_MODELS = {"track": Track, "page": Page, "screen": Screen}
+_MODELS: dict[str, type[BaseModel]] = {"track": Track, "page": Page, "screen": Screen}
 _V1_TYPES = {"track": "event", "page": "page", "screen": "event"}
 _V2_ACTIONS = {"track": "event", "page": "page", "screen": "screen"}
 _MISSING = (None, "")
@@ -161,7 +165,7 @@ def map_events(kind: str, raw: dict, settings: Settings) -> list:
             item["id"] = event_id
         return [build.batch_item(item, settings, key, message_id, seconds, kind)]
 
-    body = {}
+    body: dict[str, Any] = {}
     if name is not None:
         body["name"] = name
     body["type"] = _V1_TYPES[kind]

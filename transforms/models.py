@@ -18,7 +18,7 @@ events, and one that breaks each validated field of each model in turn.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Mapping, Optional
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
@@ -150,7 +150,7 @@ class Record(BaseModel):
     messageId: Id = None
 
 
-def _describe(error: dict) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     if error["type"] == _MAPPING:
         return error["msg"]
     path = ".".join(str(part) for part in error["loc"])

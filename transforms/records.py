@@ -15,6 +15,8 @@ that could not become a record) is dead-lettered with that reason.
 
 from __future__ import annotations
 
+from typing import Any
+
 from transforms import build
 from transforms.errors import MappingError
 from transforms.ids import check_person_id, clip, dedup_id, id_text
@@ -63,7 +65,7 @@ def map_record(raw: dict, settings: Settings) -> list:
     message_id = id_text(record.get("messageId"), "messageId")
     to_events = settings.record_object == "event"
 
-    item = {"type": "person", "identifiers": {id_key: id_value}}
+    item: dict[str, Any] = {"type": "person", "identifiers": {id_key: id_value}}
     if action == "delete":
         if to_events:
             raise MappingError("delete is not supported when records are synced to events")

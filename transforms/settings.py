@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from functools import cached_property
-from typing import Literal, Optional
+from typing import Any, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -145,7 +145,7 @@ _CHOICES = {
 }
 
 
-def _reason(error: dict) -> str:
+def _reason(error: Mapping[str, Any]) -> str:
     name = ".".join(str(part) for part in error["loc"]) or "settings"
     kind = error["type"]
     value = error.get("input")
