@@ -19,6 +19,8 @@ Parts, each on its own (the differences between them are the cost of a stage):
           parsing, routing, the per-type steps, splitting and batching
           (the pipeline's own DoFns, called directly)
   job     the whole dry-run job (Beam, the dry-run sink, start-up included)
+  deliver the whole job delivering into the sandbox, which runs in a
+          process of its own and is not counted
   sandbox the local Customer.io sandbox (in this process) accepting the
           events' v2 items in 1000-item /api/v2/batch requests, built
           beforehand: its cost per item
@@ -30,6 +32,7 @@ and measures, it does not check.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -41,6 +44,7 @@ from pathlib import Path
 import orjson
 
 from bench.bench_pipeline import ROOT, write_events
+from cio_sandbox.process import SandboxProcess
 
 # cachegrind's summary line, one per process: "==123== I   refs:      6,101,105,010"
 _I_REFS = re.compile(r"^==\d+== I\s+refs:\s+([\d,]+)", re.MULTILINE)
@@ -54,7 +58,9 @@ def instructions_of(stderr: str) -> int:
     return sum(counts)
 
 
-PARTS = ("decode", "map", "steps", "sandbox", "job")
+PARTS = ("decode", "map", "steps", "sandbox", "job", "deliver")
+# Parts that run the whole job (measure_job), not a piece of it in this module.
+JOB_PARTS = ("job", "deliver")
 
 
 def run_part(part: str, source: Path, api_version: str) -> int:
@@ -147,26 +153,31 @@ def _run_sandbox(bodies: Path) -> int:
 def count(part: str, source: Path, work: Path, api_version: str, processes: int) -> int:
     """Instructions of one part's run on `source`, every process included."""
     out = Path(tempfile.mkdtemp(dir=work))
-    if part == "job":
-        job = [sys.executable, "-m", "bench.measure_job", "--input", str(source), "--site_id", "s",
-               "--api_key", "k", "--api_version", api_version, "--dry_run_output", str(out / "dry" / "calls"),
-               "--dead_letter", str(out / "dead" / "events")]
-        if processes > 1:
-            job += [f"--direct_num_workers={processes}", "--direct_running_mode=multi_processing"]
-    else:
-        if part == "sandbox":
-            source = write_batch_bodies(source, out / "bodies")
-        job = [sys.executable, "-m", "bench.instructions", "--run_part", part, "--input", str(source),
-               "--api_version", api_version]
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-               "--trace-children=yes", *job]
-    # A fixed hash seed: set and dict layouts, and so the instruction count,
-    # are then the same from run to run.
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, out, ignore_errors=True)
+        if part in JOB_PARTS:
+            job = [sys.executable, "-m", "bench.measure_job", "--input", str(source), "--site_id", "s",
+                   "--api_key", "k", "--api_version", api_version, "--dead_letter", str(out / "dead" / "events")]
+            if part == "job":
+                job += ["--dry_run_output", str(out / "dry" / "calls")]
+            else:  # started here, outside valgrind: only the job is counted
+                sandbox = stack.enter_context(SandboxProcess(site_id="s", api_key="k"))
+                job += ["--endpoint", sandbox.url, "--skip_credentials_check"]
+            if processes > 1:
+                job += [f"--direct_num_workers={processes}", "--direct_running_mode=multi_processing"]
+        else:
+            if part == "sandbox":
+                source = write_batch_bodies(source, out / "bodies")
+            job = [sys.executable, "-m", "bench.instructions", "--run_part", part, "--input", str(source),
+                   "--api_version", api_version]
+        command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+                   "--trace-children=yes", *job]
+        # A fixed hash seed: set and dict layouts, and so the instruction
+        # count, are then the same from run to run.
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"job failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    shutil.rmtree(out, ignore_errors=True)
+        raise RuntimeError(f"{part} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return instructions_of(done.stderr)
 
 
@@ -177,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=1, help="worker processes (multi_processing when > 1)")
     parser.add_argument("--parts", default="job", help=f"comma-separated, of {', '.join(PARTS)} (default: job)")
     parser.add_argument("--work_dir", help="keep generated events here and reuse them (default: a new temp dir)")
-    parser.add_argument("--run_part", choices=PARTS[:-1], help=argparse.SUPPRESS)  # the work counted, under valgrind
+    parser.add_argument("--run_part", choices=[p for p in PARTS if p not in JOB_PARTS], help=argparse.SUPPRESS)  # the work counted, under valgrind
     parser.add_argument("--input", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_part:
@@ -197,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     for part in parts:
         small, large = (count(part, source, work, args.api_version, args.processes) for source in sources)
         per_event = (large - small) / (large_n - small_n)
-        where = f"{args.processes} processes" if part == "job" and args.processes > 1 else "one process"
+        where = f"{args.processes} processes" if part in JOB_PARTS and args.processes > 1 else "one process"
         print(f"{part:6s} {args.api_version}, {where}: {per_event:,.0f} instructions per event; "
               f"fixed {(small - per_event * small_n) / 1e9:.1f} billion "
               f"({small_n:,} events: {small / 1e9:.2f} billion, {large_n:,}: {large / 1e9:.2f} billion)", flush=True)

@@ -1,7 +1,10 @@
-"""bench/instructions.py: reading cachegrind's counts, and a clear word without valgrind.
+"""bench/instructions.py: cachegrind's counts read, each part's work, a clear word without valgrind.
 
-The counting run itself takes minutes under valgrind, so it is not run here.
+A full count takes minutes under valgrind; here the parts run without it,
+and one small part once under it.
 """
+
+import shutil
 
 import pytest
 
@@ -56,3 +59,11 @@ def test_unknown_parts_are_refused(capsys):
         instructions.main(["--parts", "decode,nonsense"])
     assert exit_.value.code == 2
     assert "unknown nonsense" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
+def test_a_part_is_counted_under_valgrind(tmp_path):
+    # The slowest part of the tool that CI can afford (~20 s): one count of
+    # the smallest part. Python's start alone is some hundred million.
+    source = instructions.write_events(tmp_path / "events.jsonl", 50)
+    assert instructions.count("decode", source, tmp_path, "v2", 1) > 100_000_000
