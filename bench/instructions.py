@@ -2,31 +2,31 @@
 
 This project's machine changes speed by up to ~2x within minutes, which
 drowns a 10% change in wall-clock figures. Valgrind's cachegrind counts the
-instructions a job executes, the same on a slow host as on a fast one. Two
-runs of the same dry-run job, on N and on 3N events, differ only by 2N
-events: their difference, divided by 2N, is the cost of one event, with
-start-up and shut-down cancelled out; what is left of the small run is that
-fixed cost.
+instructions a run executes, the same on a slow host as on a fast one. Two
+runs of the same work, on N and on 3N events, differ only by 2N events:
+their difference, divided by 2N, is the cost of one event, with start-up
+and shut-down cancelled out; what is left of the small run is that fixed
+cost.
 
-    .venv/bin/python -m bench.instructions                  # v2 dry run, one process (~2 min)
+    .venv/bin/python -m bench.instructions                  # the v2 dry-run job, one process (~2 min)
     .venv/bin/python -m bench.instructions --processes 2    # summed over every process (~5 min)
-    .venv/bin/python -m bench.instructions --parts decode,map,steps,job
+    .venv/bin/python -m bench.instructions --parts decode,map,steps,sandbox,job,deliver
 
 Parts, each on its own (the differences between them are the cost of a stage):
   decode  orjson decoding of each line, nothing else
   map     decoding + the per-type mapping of transforms/ (no Beam)
   steps   the batch job's fused stage without Beam: reading 64-line blocks,
-          parsing, routing, the per-type steps, splitting and batching
-          (the pipeline's own DoFns, called directly)
+          parsing, routing, the per-type steps, splitting and batching into
+          8 shards (the pipeline's own DoFns, called directly)
+  sandbox the local Customer.io sandbox (in this process) accepting the
+          events' v2 items in 1000-item /api/v2/batch requests, built
+          beforehand: its cost per item (always v2)
   job     the whole dry-run job (Beam, the dry-run sink, start-up included)
   deliver the whole job delivering into the sandbox, which runs in a
           process of its own and is not counted
-  sandbox the local Customer.io sandbox (in this process) accepting the
-          events' v2 items in 1000-item /api/v2/batch requests, built
-          beforehand: its cost per item
 
-Needs valgrind (Debian: apt install valgrind). Not run by CI: it is slow
-and measures, it does not check.
+Needs valgrind (Debian: apt install valgrind). CI counts one small part
+once (tests/test_bench_instructions.py); the figures are for the README.
 """
 
 from __future__ import annotations
@@ -188,7 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=1, help="worker processes (multi_processing when > 1)")
     parser.add_argument("--parts", default="job", help=f"comma-separated, of {', '.join(PARTS)} (default: job)")
     parser.add_argument("--work_dir", help="keep generated events here and reuse them (default: a new temp dir)")
-    parser.add_argument("--run_part", choices=[p for p in PARTS if p not in JOB_PARTS], help=argparse.SUPPRESS)  # the work counted, under valgrind
+    # The work that count() runs under valgrind:
+    parser.add_argument("--run_part", choices=[p for p in PARTS if p not in JOB_PARTS], help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_part:

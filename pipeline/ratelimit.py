@@ -16,14 +16,15 @@ and its answer (`release`). So a request counts against the budget from
 its release until one second after its answer. At most `rate` requests
 are counted at any moment, and so no one-second window at the server can
 hold more than `rate` arrivals, however late a request arrives on a loaded
-host. (If a window [s, s+1) held rate+1 arrivals, each of them was
-released before the last one's release t < s+1 and answered after s > t-1,
-so at t all the others still counted: rate of them, and the last one
-could not have been released.) The price is the round trip: each request
-holds its place for one second plus its round trip, so with a round trip
-of d seconds and enough senders the limiter sends rate/(1+d) per second
-(~99.8% locally; ~91% at a 100 ms round trip, still cheaper than the
-halved rate a 429 brings).
+host. (Suppose a window [s, s+1) held rate+1 arrivals, and let t be the
+latest of their releases: t < s+1, since that request arrived before s+1.
+The others were released by t and answered after they arrived, at or after
+s > t-1: at t each was in flight or answered less than a second before, so
+all rate of them counted, and the last one could not have been released.)
+The price is the round trip: each request holds its place for one second
+plus its round trip, so with a round trip of d seconds and enough senders
+the limiter sends rate/(1+d) per second (~99.8% locally; ~91% at a 100 ms
+round trip, still cheaper than the halved rate a 429 brings).
 """
 
 from __future__ import annotations
