@@ -43,7 +43,7 @@ from pathlib import Path
 
 import orjson
 
-from bench.bench_pipeline import ROOT, write_events
+from bench.bench_pipeline import ROOT, v2_item_bodies, write_events
 from cio_sandbox.process import SandboxProcess
 
 # cachegrind's summary line, one per process: "==123== I   refs:      6,101,105,010"
@@ -67,14 +67,13 @@ def run_part(part: str, source: Path, api_version: str) -> int:
     """Does one part's work on `source` in this process (run under valgrind
     by count); returns how many results it made (events decoded, events
     mapped, batch items cut into calls)."""
-    from transforms import load_settings
+    if part == "sandbox":
+        return _run_sandbox(source)
+    from transforms import MAPPERS, MappingError, event_type, load_settings
 
     settings = load_settings(site_id="s", api_key="k", api_version=api_version)
     if part == "steps":
         return _run_steps(source, settings)
-    if part == "sandbox":
-        return _run_sandbox(source)
-    from transforms import MAPPERS, MappingError, event_type
 
     made = 0
     for line in source.read_bytes().splitlines():
@@ -125,11 +124,8 @@ def _run_steps(source: Path, settings) -> int:
 def write_batch_bodies(source: Path, bodies: Path) -> Path:
     """The v2 items of `source`'s events as /api/v2/batch bodies of 1000 items, one per line."""
     from pipeline.batching import MAX_BATCH_ITEMS, batch_body
-    from transforms import load_settings, map_event
 
-    settings = load_settings(site_id="s", api_key="k", api_version="v2")
-    items = [request.body for line in source.read_bytes().splitlines()
-             for request in map_event(orjson.loads(line), settings)]
+    items = list(v2_item_bodies(source.read_bytes().splitlines()))
     bodies.write_bytes(b"".join(batch_body(items[i:i + MAX_BATCH_ITEMS]) + b"\n"
                                 for i in range(0, len(items), MAX_BATCH_ITEMS)))
     return bodies
