@@ -1,4 +1,4 @@
-"""The worker's garbage collector, tuned for chunks of short-lived events.
+"""The garbage collector, tuned for chunks of short-lived events and for a quick exit.
 
 CPython runs a young-generation collection every 700 net new container
 objects. A 64-line chunk of events, decoded and then mapped, makes about a
@@ -13,10 +13,21 @@ It is a process-wide setting, made once per worker process from a DoFn's
 setup(): it only makes young collections rarer (cyclic garbage waits for at
 most 50,000 allocations more), and it never lowers a threshold the process
 already raised.
+
+Exit: when a process ends, CPython collects garbage again and again while
+it tears its modules down, and each collection walks every object still
+tracked. With Beam loaded that took ~0.45 s per process here (`python -c
+"import apache_beam"` lives on 0.45 s after its last statement, 0.05 s
+after a gc.freeze()). A DirectRunner job pays it in its own process and in
+every worker, and the runner stops its workers one after another, so a
+2-worker job spent ~1.5 s just exiting. `freeze_heap_at_exit()` moves every
+object to the permanent generation, which those collections skip, as the
+last thing before the interpreter starts tearing down.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 
 YOUNG_THRESHOLD = 50_000
@@ -27,3 +38,23 @@ def tune_garbage_collector() -> None:
     young, middle, old = gc.get_threshold()
     if young < YOUNG_THRESHOLD:
         gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+
+
+_exit_freeze_registered = False
+
+
+def freeze_heap_at_exit() -> None:
+    """At interpreter exit, exempts every object from the final garbage collections.
+
+    Registered once per process; an atexit hook registered later (so run
+    earlier, they run last-in first-out) still sees a normal collector.
+    Nothing is lost: objects are still freed by reference counting as the
+    modules are cleared, files are closed by whoever opened them (Beam's
+    sinks, logging's own atexit hook), and weakref finalizers marked for
+    exit still run. Only reference cycles left at the very end are not
+    freed one by one; the operating system takes their memory back at once.
+    """
+    global _exit_freeze_registered
+    if not _exit_freeze_registered:
+        atexit.register(gc.freeze)
+        _exit_freeze_registered = True

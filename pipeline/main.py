@@ -16,6 +16,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.build import build_pipeline
+from pipeline.gc_tuning import freeze_heap_at_exit
 from pipeline.options import (
     OptionsError,
     add_customerio_arguments,
@@ -65,6 +66,7 @@ def run(argv: list[str] | None = None) -> int:
         return 2
 
     started = time.monotonic()
+    freeze_heap_at_exit()
     pipeline = beam.Pipeline(runner=default_runner(options, config.streaming), options=options)
     try:
         build_pipeline(pipeline, config)

@@ -28,7 +28,7 @@ from apache_beam.metrics import Metrics
 
 from pipeline.calls import Outbound
 from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
-from pipeline.gc_tuning import tune_garbage_collector
+from pipeline.gc_tuning import freeze_heap_at_exit, tune_garbage_collector
 from transforms import EVENT_TYPES, MAPPERS, MappingError, Settings, event_type
 
 LOG = logging.getLogger("cio-pipeline")
@@ -80,6 +80,7 @@ class MapEvents(beam.DoFn):
     def setup(self):
         self.mapper = MAPPERS[self.kind]
         tune_garbage_collector()
+        freeze_heap_at_exit()
 
     def start_bundle(self):
         self.mapped_in_bundle = 0  # added to the metric once per bundle, not per event
