@@ -123,25 +123,47 @@ class LineBlockSource(filebasedsource.FileBasedSource):
         read. A line longer than the read size is collected over several
         reads and returned whole.
         """
+        # Lines are cut with bytes.find, one line at a time, rather than with
+        # bytes.split(b"\n"): CPython's split looks at every byte in a loop
+        # of its own (its comment: memchr "makes no difference"), while find
+        # uses memchr. Counted with cachegrind on 1 MiB of generated events
+        # (~1.1 KB lines): ~8,800 instructions per line with split (and the
+        # offsets summed after it), ~3,800 with find.
         parts: list[bytes] = []  # the start of an unfinished line, possibly over several reads
+        line_start = offset  # where that unfinished line starts in the file
+        position = offset  # where the next data starts in the file
         reads = iter(lambda: file.read(self._read_size), b"")  # until end of file
         for data in itertools.chain([leftover], reads):
-            last_newline = data.rfind(b"\n")
-            if last_newline < 0:
+            find = data.find
+            end = find(b"\n")
+            if end < 0:
                 parts.append(data)
+                position += len(data)
                 continue
-            parts.append(data[:last_newline])
-            raw = b"".join(parts).split(b"\n")
-            parts = [data[last_newline + 1:]]
-            # Start offset of each line: the previous one's plus its length and the b"\n".
-            starts = list(itertools.accumulate((len(line) + 1 for line in raw[:-1]), initial=offset))
-            offset = starts[-1] + len(raw[-1]) + 1
-            yield _strip_carriage_returns(raw), starts
+            parts.append(data[:end])
+            lines = [b"".join(parts)]
+            starts = [line_start]
+            pos = end + 1
+            while True:
+                end = find(b"\n", pos)
+                if end < 0:
+                    break
+                starts.append(position + pos)
+                lines.append(data[pos:end])
+                pos = end + 1
+            parts = [data[pos:]]
+            line_start = position + pos
+            position += len(data)
+            # Every line here ended at a b"\n" in this data, so a b"\r" before
+            # it is in this data too, or ends the first line.
+            if b"\r" in data or lines[0].endswith(b"\r"):
+                lines = _strip_carriage_returns(lines)
+            yield lines, starts
         rest = b"".join(parts)
         if rest:
             # A last line without a newline: kept as it is (even a final b"\r"),
             # as ReadFromText does.
-            yield [rest], [offset]
+            yield [rest], [line_start]
 
 
 def _strip_carriage_returns(lines: list[bytes]) -> list[bytes]:
