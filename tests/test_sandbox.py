@@ -486,12 +486,31 @@ def test_stats_counts_and_reset(sb):
     assert st["bytes_received"] > 10 * len(b'{"n": 0}')
     assert st["max_requests_1s"] == 13 and st["max_requests_3s"] == 13
     assert st["first_request_at"] <= st["last_request_at"] <= time.time()
-    assert st == {**sb.stats(), "last_request_at": st["last_request_at"]}
+    # the same counts from both; the CPU used goes on between the two calls
+    assert st == {**sb.stats(), "last_request_at": st["last_request_at"], "cpu_seconds": st["cpu_seconds"]}
     r = requests.post(sb.url + "/_reset")
     assert r.status_code == 200
     st = sb.stats()
     assert st["requests"] == 0 and st["by_status"] == {} and st["max_requests_1s"] == 0
     assert st["first_request_at"] is None and sb.accepted() == []
+
+
+def test_stats_give_the_cpu_the_sandbox_process_used_since_the_last_reset():
+    from cio_sandbox.process import SandboxProcess
+
+    body = orjson.dumps({"batch": [person(ident={"id": str(i)}, attributes={"n": i}) for i in range(1000)]})
+    with SandboxProcess(site_id=SITE, api_key=KEY) as sandbox:
+        sandbox.reset()
+        idle = sandbox.stats()["cpu_seconds"]
+        s = session()
+        for _ in range(30):
+            assert s.post(sandbox.url + "/api/v2/batch", data=body).status_code == 200
+        busy = sandbox.stats()["cpu_seconds"]
+        sandbox.reset()
+        after_reset = sandbox.stats()["cpu_seconds"]
+    assert 0 <= idle < 0.05  # this process's time.process_time() would be seconds
+    assert busy > idle + 0.02  # 30,000 items parsed and checked over there
+    assert 0 <= after_reset < busy
 
 
 def test_max_requests_windows_see_the_busiest_second(sb):
