@@ -58,13 +58,13 @@ class SandboxState:
         self.in_flight_people: dict[str, int] = {}
         self.overlapping_person_requests = 0
         self.first_request_at: float | None = None
+        self.last_request_at: float | None = None
+        self.peak_1s = WindowPeak(1.0)
+        self.peak_3s = WindowPeak(3.0)
         # The process's CPU (every thread) when the counts were last cleared:
         # /_stats reports what the sandbox has used since, which tells a
         # benchmark how much of a shared machine the sandbox itself took.
         self.cpu_at_clear = time.process_time()
-        self.last_request_at: float | None = None
-        self.peak_1s = WindowPeak(1.0)
-        self.peak_3s = WindowPeak(3.0)
         self.limiter.reset()
 
     # --- per request -------------------------------------------------------
