@@ -30,7 +30,7 @@ from pipeline.calls import ALL_KEYS, HttpCall
 from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
 from pipeline.progress import Progress
 from pipeline.ratelimit import AdaptiveRateLimiter, process_limiter
-from pipeline import secrets
+from pipeline import resume, secrets
 from pipeline.transport import CONNECTION_ERRORS, TIMEOUT_ERRORS, TRANSPORT_ERRORS, Transport
 from transforms import Settings
 
@@ -85,11 +85,19 @@ class _Outcome:
     collect their counts here and the DoFn adds them up when it collects.
     """
 
-    __slots__ = ("dead_letters", "counts")
+    __slots__ = ("dead_letters", "counts", "finished")
 
     def __init__(self):
         self.dead_letters: list[bytes] = []
         self.counts: collections.Counter = collections.Counter()
+        # (fingerprints, events delivered, events dead-lettered) of each call
+        # that is done for good, for the progress record (pipeline/resume.py).
+        self.finished: list[tuple] = []
+
+    def done(self, call: HttpCall, delivered: int, dead_lettered: int) -> None:
+        """Notes a call that needs no sending again: delivered, or failed for a permanent reason."""
+        if call.keys is not None:
+            self.finished.append((call.keys, delivered, dead_lettered))
 
 
 class CallSender:
@@ -134,6 +142,7 @@ class CallSender:
             if status is not None and 200 <= status < 300 and status != 207:
                 self.limiter.succeeded()
                 counts[("cio", "events_delivered")] += len(call.events)
+                outcome.done(call, len(call.events), 0)
                 return
             if status == 207 and call.batch:
                 self.limiter.succeeded()
@@ -156,6 +165,8 @@ class CallSender:
                 outcome.dead_letters.append(
                     dead_letter_record("deliver", reason, event=event, status=status, attempts=attempts)
                 )
+            if status is not None and status not in RETRYABLE and status != 401:
+                outcome.done(call, 0, len(call.events))  # a 4xx: sending it again would not help
             return
 
     def _attempt(self, call: HttpCall):
@@ -201,6 +212,7 @@ class CallSender:
                 event=call.events[index], status=207, attempts=attempts,
             ))
         outcome.counts[("cio", "events_delivered")] += len(call.events) - len(failed)
+        outcome.done(call, len(call.events) - len(failed), len(failed))
 
 
 class DeliverCalls(beam.DoFn):
@@ -208,8 +220,11 @@ class DeliverCalls(beam.DoFn):
 
     def __init__(self, settings: Settings, rate_per_process: float, max_retries: int,
                  request_timeout: float, backoff_seconds: float, max_backoff_seconds: float,
-                 threads: int, job_id: str = "", api_key_secret: str | None = None):
+                 threads: int, job_id: str = "", api_key_secret: str | None = None,
+                 progress_dir: str | None = None, run_id: str = ""):
         self.settings = settings
+        self.progress_dir = progress_dir
+        self.run_id = run_id
         self.api_key_secret = api_key_secret
         self.job_id = job_id
         self.rate_per_process = rate_per_process
@@ -230,6 +245,7 @@ class DeliverCalls(beam.DoFn):
         )
         self.pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="cio-deliver")
         self.progress = Progress("sent", unit="calls")
+        self.journal = resume.journal_for(self.progress_dir, self.run_id) if self.progress_dir else None
 
     def start_bundle(self):
         self.pending = collections.deque()
@@ -259,6 +275,12 @@ class DeliverCalls(beam.DoFn):
             Metrics.counter(namespace, name).inc(value)
         for record in outcome.dead_letters:
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(record, timestamp, [window]))
+        # Recorded only now: the dead-letter sink (fused after this step) has
+        # written the call's dead letters, so a call in the record never
+        # lacks its dead letters after a kill.
+        if self.journal is not None:
+            for keys, delivered, dead_lettered in outcome.finished:
+                self.journal.record(keys, delivered, dead_lettered)
 
     def process(self, element, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
         key, calls = element
@@ -282,6 +304,8 @@ class DeliverCalls(beam.DoFn):
 
     def finish_bundle(self):
         yield from self._collect_all()
+        if self.journal is not None:
+            self.journal.flush()
 
     def teardown(self):
         pool = getattr(self, "pool", None)

@@ -1,18 +1,27 @@
 """Where results go: dead-letter records, and requests in a dry run.
 
-Batch jobs write JSON-lines files with Beam's text sink; streaming jobs use
-`fileio.WriteToFiles` (which writes one set of files per window) or publish
-to a Pub/Sub topic.
+Dead letters of a batch job are appended to files as they come
+(pipeline/append_files.py), by a writer fused to each step that fails
+events: a job that is stopped or killed keeps every dead letter it produced,
+and leaves no temporary folder. Every run writes files of its own,
+``<prefix>-<run id>-<writer>.jsonl``, so no run replaces an earlier run's.
+Streaming jobs use `fileio.WriteToFiles` (one set of files per window,
+named ``<prefix>-<run id>-...``) or publish to a Pub/Sub topic.
+
+The dry run's requests are written with Beam's text sink.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 
 import apache_beam as beam
 import orjson
 from apache_beam.io import fileio
 from apache_beam.metrics import Metrics
+
+from pipeline.append_files import AppendFile
 
 # How much of a reason goes into a metric name; the record keeps all of it.
 REASON_CHARS = 80
@@ -53,20 +62,77 @@ class WriteJsonLines(beam.PTransform):
         )
 
 
-class WriteDeadLetters(beam.PTransform):
-    """Counts dead-letter records and writes them to files or a topic."""
+def dead_letter_files(prefix: str, run_id: str) -> str:
+    """The glob of one run's dead-letter files."""
+    return f"{prefix}-{run_id}-*.jsonl"
 
-    def __init__(self, path: str | None, topic: str | None, streaming: bool):
+
+class _AppendDeadLetters(beam.DoFn):
+    """Appends each record to this writer's file as it comes (see the module's docstring)."""
+
+    def __init__(self, prefix: str, run_id: str):
+        self.prefix = prefix
+        self.run_id = run_id
+
+    def setup(self):
+        # A random part per writer: writers in many processes (and several
+        # per process) never share a file; the file appears at the first record.
+        self.file = AppendFile(f"{self.prefix}-{self.run_id}-{secrets.token_hex(4)}", ".jsonl")
+
+    def process(self, record: bytes):
+        self.file.append(record + b"\n")
+
+    def finish_bundle(self):
+        self.file.flush()
+
+    def teardown(self):
+        file = getattr(self, "file", None)
+        if file is not None:
+            file.close()
+
+
+class _AppendEach(beam.PTransform):
+    """Counts and appends each stage's dead letters where they are produced.
+
+    No Flatten first: on the local runner a Flatten of several producers
+    holds what it gets until every producer is done, so a killed job would
+    lose the dead letters of its whole run.
+    """
+
+    def __init__(self, prefix: str, run_id: str):
+        super().__init__()
+        self.prefix = prefix
+        self.run_id = run_id
+
+    def expand(self, pcolls):
+        for i, records in enumerate(pcolls):
+            (records
+             | f"Count{i}" >> beam.ParDo(_CountDeadLetters())
+             | f"Append{i}" >> beam.ParDo(_AppendDeadLetters(self.prefix, self.run_id)))
+        return beam.pvalue.PDone(pcolls[0].pipeline)
+
+
+class WriteDeadLetters(beam.PTransform):
+    """Counts dead-letter records and writes them to files or a topic.
+
+    Takes a list of PCollections of records (one per failing step).
+    """
+
+    def __init__(self, path: str | None, topic: str | None, streaming: bool, run_id: str = "run"):
         super().__init__()
         self.path = path
         self.topic = topic
         self.streaming = streaming
+        self.run_id = run_id
 
-    def expand(self, records):
-        counted = records | "Count" >> beam.ParDo(_CountDeadLetters())
+    def expand(self, pcolls):
+        pcolls = list(pcolls)
+        if not self.topic and not self.streaming:
+            return tuple(pcolls) | "Write" >> _AppendEach(self.path, self.run_id)
+        counted = tuple(pcolls) | "All" >> beam.Flatten() | "Count" >> beam.ParDo(_CountDeadLetters())
         if self.topic:
             return counted | "Publish" >> beam.io.WriteToPubSub(self.topic)
-        return counted | "Write" >> WriteJsonLines(self.path, self.streaming)
+        return counted | "Write" >> WriteJsonLines(f"{self.path}-{self.run_id}", self.streaming)
 
 
 def dry_run_lines(key_and_calls) -> list[bytes]:
