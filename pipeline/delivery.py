@@ -85,18 +85,24 @@ class _Outcome:
     collect their counts here and the DoFn adds them up when it collects.
     """
 
-    __slots__ = ("dead_letters", "counts", "finished")
+    __slots__ = ("dead_letters", "counts", "finished", "journal")
 
-    def __init__(self):
+    def __init__(self, journal=None):
         self.dead_letters: list[bytes] = []
         self.counts: collections.Counter = collections.Counter()
         # (fingerprints, events delivered, events dead-lettered) of each call
-        # that is done for good, for the progress record (pipeline/resume.py).
+        # with dead letters that is done for good, for the progress record
+        # (pipeline/resume.py): recorded once its dead letters are written.
         self.finished: list[tuple] = []
+        self.journal = journal
 
     def done(self, call: HttpCall, delivered: int, dead_lettered: int) -> None:
         """Notes a call that needs no sending again: delivered, or failed for a permanent reason."""
-        if call.keys is not None:
+        if call.keys is None:
+            return
+        if dead_lettered == 0 and self.journal is not None:
+            self.journal.record(call.keys, delivered, 0)  # now: a kill loses at most the calls in flight
+        else:
             self.finished.append((call.keys, delivered, dead_lettered))
 
 
@@ -256,7 +262,7 @@ class DeliverCalls(beam.DoFn):
     def _send_group(self, calls: list[HttpCall], after=None) -> _Outcome:
         if after is not None:
             concurrent.futures.wait([after])
-        outcome = _Outcome()
+        outcome = _Outcome(self.journal)
         for call in calls:
             try:
                 self.sender.send(call, outcome)
