@@ -191,3 +191,38 @@ def test_restart_sends_again_and_other_flags_do_not_use_the_record(tmp_path, san
     assert sandbox.stats()["accepted"] == 60
     records = glob.glob("out/dead_letter/progress/*")
     assert len(records) == 2, records
+
+
+def _run_id(out: str) -> str:
+    (line,) = [line for line in out.splitlines() if line.startswith("run id: ")]
+    return line.removeprefix("run id: ")
+
+
+def test_a_permanent_failure_is_done_and_a_transient_one_is_not(tmp_path, make_sandbox, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    events = track_events(6, people=2)
+    events[0]["event"] = "x" * 150  # Customer.io answers 400: longer than 100 bytes
+    source = write_input(tmp_path / "events.jsonl", events)
+    progress = tmp_path / "progress"
+
+    # Every call answered 500, no retries: dead-lettered, but not done.
+    failing = make_sandbox(error_rate=1.0)
+    assert run(_in_process_argv(failing, source, "--max_retries", "0", "--progress", str(progress))) == 0
+    first = _run_id(capsys.readouterr().out)
+    assert run_totals(str(progress), first) == {"delivered": 0, "dead_lettered": 0, "calls": 0}
+    assert len(glob.glob(f"out/dead_letter/events-{first}-*.jsonl")) >= 1
+
+    # The same record against a working Customer.io: everything is sent.
+    healthy = make_sandbox()
+    assert run(_in_process_argv(healthy, source, "--progress", str(progress))) == 0
+    second = _run_id(capsys.readouterr().out)
+    assert healthy.stats()["accepted"] == 5
+    assert run_totals(str(progress), second) == {"delivered": 5, "dead_lettered": 1, "calls": 6}
+    (record,) = [orjson.loads(line) for name in glob.glob(f"out/dead_letter/events-{second}-*.jsonl")
+                 for line in Path(name).read_bytes().splitlines()]
+    assert record["stage"] == "deliver" and record["status"] == 400
+
+    # The 400 is done for good: a third run sends nothing.
+    requests = healthy.stats()["requests"]
+    assert run(_in_process_argv(healthy, source, "--progress", str(progress))) == 0
+    assert healthy.stats()["requests"] == requests
