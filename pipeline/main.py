@@ -25,7 +25,7 @@ from pipeline.options import (
 )
 from pipeline.preflight import check_credentials
 from pipeline.runner import default_runner
-from pipeline.sinks import dead_letter_files
+from pipeline.sinks import dead_letter_files, removing_new_temp_folders
 from pipeline.summary import collect_counters, format_summary, summary_rows
 
 LOG = logging.getLogger("cio-pipeline")
@@ -89,8 +89,9 @@ def run(argv: list[str] | None = None) -> int:
     except OSError as err:  # e.g. an --input glob that matches no file
         print(f"cio-pipeline: {err}", file=sys.stderr)
         return 2
-    result = pipeline.run()
-    result.wait_until_finish()
+    with removing_new_temp_folders(config):
+        result = pipeline.run()
+        result.wait_until_finish()
     if config.streaming:
         return 0
     counters = collect_counters(result)

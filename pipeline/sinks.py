@@ -13,15 +13,22 @@ The dry run's requests are written with Beam's text sink.
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import logging
 import os
 import secrets
+import shutil
 
 import apache_beam as beam
 import orjson
 from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline.append_files import AppendFile
+
+LOG = logging.getLogger("cio-pipeline")
 
 # How much of a reason goes into a metric name; the record keeps all of it.
 REASON_CHARS = 80
@@ -168,3 +175,51 @@ class WriteDryRun(beam.PTransform):
              | f"{label.capitalize()}AsJsonLines" >> beam.FlatMap(dry_run_lines)
              | f"Write{label.capitalize()}" >> WriteJsonLines(f"{self.path}-{label}", self.streaming))
         return beam.pvalue.PDone(single.pipeline)
+
+
+def temp_folder_patterns(config) -> list[str]:
+    """Globs of the temporary folders Beam's file sinks of this job may leave behind.
+
+    WriteToText (the dry run) writes into ``beam-temp-*`` beside its files,
+    fileio (streaming dead letters) into ``.temp*``; both move the files into
+    place and remove the folder only when the job (or window) finishes.
+    """
+    patterns = []
+    if config.dry_run_output:
+        patterns.append(FileSystems.join(os.path.dirname(config.dry_run_output) or ".", "beam-temp-*"))
+    if config.streaming and config.dead_letter:
+        patterns.append(FileSystems.join(os.path.dirname(config.dead_letter) or ".", ".temp*"))
+    return patterns
+
+
+def _matching(patterns: list[str]) -> set[str]:
+    found = set()
+    for pattern in patterns:
+        try:
+            found |= {m.path.rstrip("/") for m in FileSystems.match([pattern])[0].metadata_list}
+        except Exception:  # nothing there (a missing folder is an error on some filesystems)
+            pass
+        if FileSystems.get_scheme(pattern) in (None, "file"):
+            found |= {path.rstrip("/") for path in glob.glob(pattern)}  # match() lists files, not folders
+    return found
+
+
+@contextlib.contextmanager
+def removing_new_temp_folders(config):
+    """Removes, however the job ends (an exception, Ctrl-C), the temporary folders that appeared while it ran.
+
+    Folders that were there before are left alone: they may be another job's.
+    """
+    patterns = temp_folder_patterns(config)
+    before = _matching(patterns)
+    try:
+        yield
+    finally:
+        for path in sorted(_matching(patterns) - before):
+            try:
+                if FileSystems.get_scheme(path) in (None, "file"):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    FileSystems.delete([path + "/"])
+            except Exception as err:  # cleaning up must not hide how the job ended
+                LOG.warning("could not remove the temporary folder %s (%s)", path, type(err).__name__)
