@@ -48,6 +48,7 @@ from pipeline.calls import WIRE_BODY, WIRE_KEY, WIRE_SOURCE, WIRE_URL
 LOG = logging.getLogger("cio-pipeline")
 
 _ENTRY = struct.Struct("<IQQ")
+_blake2b = hashlib.blake2b
 _MARK = b"J"
 JOURNAL_PREFIX = "journal-"
 JOURNAL_SUFFIX = ".bin"
@@ -55,14 +56,11 @@ JOURNAL_SUFFIX = ".bin"
 
 def request_key(wire: tuple) -> int:
     """The 64-bit fingerprint of a request (wire form, see pipeline/calls.py)."""
-    h = hashlib.blake2b(digest_size=8)
-    h.update(wire[0].encode())
-    h.update(b"\0")
-    h.update(wire[WIRE_URL].encode())
-    h.update(b"\0")
-    h.update(wire[WIRE_BODY] or b"")
-    h.update(b"\0")
-    h.update(wire[WIRE_SOURCE])
+    source, body = wire[WIRE_SOURCE], wire[WIRE_BODY] or b""
+    # The lengths make the concatenation unambiguous.
+    h = _blake2b(f"{wire[0]} {wire[WIRE_URL]} {len(source)} {len(body)} ".encode(), digest_size=8)
+    h.update(source)
+    h.update(body)
     return int.from_bytes(h.digest(), "little")
 
 
