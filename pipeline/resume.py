@@ -68,10 +68,13 @@ def job_identity(config) -> str:
     """A short hash of what decides the job's requests: same flags, same record.
 
     Not the rate, retry or thread flags: those change how, not what, is sent.
+    The dead-letter output is in it: a job that writes elsewhere is another
+    job (a benchmark running one input twice, say).
     """
     settings = config.settings
     identity = {
         "input": config.input,
+        "dead_letter": config.dead_letter or config.dead_letter_topic,
         "input_format": config.input_format,
         "columns": dataclasses.asdict(config.columns),
         "base_url": settings.base_url,
