@@ -226,3 +226,25 @@ def test_a_permanent_failure_is_done_and_a_transient_one_is_not(tmp_path, make_s
     requests = healthy.stats()["requests"]
     assert run(_in_process_argv(healthy, source, "--progress", str(progress))) == 0
     assert healthy.stats()["requests"] == requests
+
+
+def test_progress_flags_are_for_batch_jobs_and_the_default_record_is_beside_the_dead_letters(tmp_path):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.options import OptionsError, job_config
+
+    base = ["--site_id", SITE_ID, "--api_key", API_KEY]
+    with pytest.raises(OptionsError, match="--progress and --restart apply to batch jobs"):
+        job_config(PipelineOptions(["--subscription", "projects/p/subscriptions/s", "--restart", *base]))
+    assert job_config(PipelineOptions(["--subscription", "projects/p/subscriptions/s", *base])).progress_dir is None
+    assert job_config(PipelineOptions(["--input", "x.jsonl", "--dry_run_output", "d", *base])).progress_dir is None
+
+    def config(*argv):
+        return job_config(PipelineOptions(["--input", "x.jsonl", *base, *argv]))
+
+    one, again = config("--dead_letter", "gs://b/dead/events"), config("--dead_letter", "gs://b/dead/events")
+    assert one.progress_dir.startswith("gs://b/dead/progress/") and one.progress_dir == again.progress_dir
+    assert one.run_id != again.run_id
+    assert config("--rate_limit", "10").progress_dir == config().progress_dir, "how it sends is not what it sends"
+    assert config("--api_version", "v2").progress_dir != config().progress_dir
+    assert config("--progress", str(tmp_path)).progress_dir == str(tmp_path)
