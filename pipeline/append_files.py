@@ -43,6 +43,7 @@ class AppendFile:
         self.local = is_local(stem)
         self.lock = threading.Lock()
         self.fd: int | None = None
+        self.created = False
         self.buffer: list[bytes] = []
         self.buffered = 0
         self.chunks = 0
@@ -54,8 +55,11 @@ class AppendFile:
                 if self.fd is None:
                     path = self.stem + self.suffix
                     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-                    # O_EXCL: a name that exists belongs to another writer.
-                    self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+                    # O_EXCL at creation: a name that exists belongs to another
+                    # writer. Reopened after close(), it is this writer's own.
+                    flags = os.O_WRONLY | os.O_APPEND | (0 if self.created else os.O_CREAT | os.O_EXCL)
+                    self.fd = os.open(path, flags, 0o644)
+                    self.created = True
                 view = memoryview(data)
                 while view:
                     view = view[os.write(self.fd, view):]
@@ -82,6 +86,7 @@ class AppendFile:
         self.buffered = 0
 
     def close(self) -> None:
+        """Flushes and closes; a later append opens the file again."""
         self.flush()
         with self.lock:
             if self.fd is not None:

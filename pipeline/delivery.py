@@ -320,3 +320,6 @@ class DeliverCalls(beam.DoFn):
         transport = getattr(self, "transport", None)
         if transport is not None:
             transport.close()
+        journal = getattr(self, "journal", None)
+        if journal is not None:
+            journal.close()

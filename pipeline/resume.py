@@ -115,6 +115,10 @@ class Journal:
     def flush(self) -> None:
         self.file.flush()
 
+    def close(self) -> None:
+        """Flushes and closes the file (a later record opens it again)."""
+        self.file.close()
+
 
 _journals: dict[tuple[str, str], Journal] = {}
 _journals_lock = threading.Lock()

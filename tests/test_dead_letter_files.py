@@ -7,6 +7,7 @@ import glob
 import os
 from pathlib import Path
 
+import orjson
 import pytest
 
 from pipeline.append_files import AppendFile
@@ -64,3 +65,26 @@ def test_a_dry_run_and_a_failing_job_leave_no_temporary_folder(tmp_path, sandbox
     assert glob.glob("out/dry/requests-single-*")
     assert run(["--input", str(source), "--site_id", SITE_ID, "--api_key", API_KEY, "--endpoint", sandbox.url]) == 0
     assert not [d for d, _, _ in os.walk(tmp_path) if "temp" in os.path.basename(d)]
+
+
+def test_on_a_filesystem_that_cannot_append_records_go_in_chunks_and_resume_works(tmp_path, sandbox, capsys):
+    import tests.testfs  # noqa: F401 - registers testfs:// with Beam
+
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(b"".join(
+        orjson.dumps({"type": "track", "userId": f"u{i % 3}", "event": "A", "messageId": f"m{i}"}) + b"\n"
+        for i in range(12)) + b'{"type": "track"}\n')
+    argv = ["--input", str(source), "--site_id", SITE_ID, "--api_key", API_KEY, "--endpoint", sandbox.url,
+            "--dead_letter", f"testfs://{tmp_path}/dead/events", "--skip_credentials_check"]
+    assert run(argv) == 0
+    out = capsys.readouterr().out
+    assert f"progress record: testfs://{tmp_path}/dead/progress/" in out
+    (dead,) = glob.glob(str(tmp_path / "dead" / "events-*-00000.jsonl"))
+    assert orjson.loads(Path(dead).read_bytes())["stage"] == "map"
+    journal_chunks = [Path(p).name.rsplit("-", 1)[1] for p in glob.glob(str(tmp_path / "dead" / "progress" / "*" / "*"))]
+    assert "00000.bin" in journal_chunks, "delivery's journal, written in chunks"
+    assert sandbox.stats()["accepted"] == 12
+
+    assert run(argv) == 0
+    assert "requests skipped: done in an earlier run" in capsys.readouterr().out
+    assert sandbox.stats()["accepted"] == 12
