@@ -126,8 +126,10 @@ def sandbox_alone(sandbox: SandboxProcess, lines: list[bytes], seconds: float = 
 
 def delivery_job(sandbox, source, dead, *extra) -> tuple[dict, dict]:
     sandbox.reset()
+    # --restart: each measurement sends everything, whatever an earlier run of
+    # the same job recorded as done (pipeline/resume.py).
     result = run_job(["--input", str(source), "--site_id", SITE, "--api_key", KEY,
-                      "--endpoint", sandbox.url, "--dead_letter", str(dead), *extra])
+                      "--endpoint", sandbox.url, "--dead_letter", str(dead), "--restart", *extra])
     return result, sandbox.stats()
 
 

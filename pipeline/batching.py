@@ -29,8 +29,8 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.calls import ALL_KEYS, WIRE_BODY, WIRE_MESSAGE_ID, WIRE_PERSON, WIRE_SOURCE, WIRE_URL, HttpCall, \
-    endpoint_label
+from pipeline.calls import ALL_KEYS, WIRE_BODY, WIRE_KEY, WIRE_MESSAGE_ID, WIRE_PERSON, WIRE_SOURCE, WIRE_URL, \
+    HttpCall, endpoint_label
 from pipeline.ordering import in_send_order
 from transforms import BATCH_PATH, batch_envelope
 
@@ -102,6 +102,7 @@ class _OpenBatch:
             endpoint=endpoint_label("POST", self.url),
             events=[w[WIRE_SOURCE] for w in wires],
             batch=True,
+            keys=[w[WIRE_KEY] for w in wires] if len(wires[0]) > WIRE_KEY else None,
         )
 
 

@@ -2,11 +2,12 @@
 
     read (blocks of lines, or messages) -> parse into chunks of events
          -> route by type -> map (a ParDo per type, each over whole chunks)
+         -> skip what an earlier run did (batch jobs, pipeline/resume.py)
          -> v1 calls: group per person, in event-time order
          -> v2 items: cut into /api/v2/batch requests per shard
               (batch jobs: as they stream past; streaming: per window)
          -> deliver (paced, retried)  or  write a dry run
-    every stage's failures -> dead-letter output
+    every stage's failures -> dead-letter output (each stage's appended as it comes)
 
 In a batch job the v2 path has no shuffle: reading, mapping, batching and
 delivery are one fused stage, so memory does not grow with the input.
@@ -22,6 +23,7 @@ from pipeline.delivery import DeliverCalls
 from pipeline.options import JobConfig
 from pipeline.ordering import OrderPerPerson
 from pipeline.parse import ParseEvents
+from pipeline.resume import SkipDone
 from pipeline.routing import BATCH_ITEMS, MapEvents, RouteByType, SplitRequests
 from pipeline.sinks import WriteDeadLetters, WriteDryRun
 from pipeline.sources import ReadRawEvents, delivery_windows
@@ -31,13 +33,15 @@ from transforms import EVENT_TYPES
 class MapByType(beam.PTransform):
     """Routes chunks of (event, source) by type and maps each type with its own ParDo.
 
-    Returns (v1 requests, lists of v2 batch items, dead letters); see
-    pipeline/routing.py.
+    Returns (v1 requests, lists of v2 batch items, [dead letters of each
+    step]); see pipeline/routing.py. With `skip_done` (a resume.SkipDone),
+    requests done in an earlier run are dropped before they are split.
     """
 
-    def __init__(self, settings):
+    def __init__(self, settings, skip_done=None):
         super().__init__()
         self.settings = settings
+        self.skip_done = skip_done
 
     def expand(self, parsed):
         routed = parsed | "RouteByType" >> beam.ParDo(RouteByType()).with_outputs(DEAD_LETTER, main="events")
@@ -49,10 +53,12 @@ class MapByType(beam.PTransform):
             ).with_outputs(DEAD_LETTER, main="passed_on")
             flowing = mapped.passed_on
             dead.append(mapped[DEAD_LETTER])
+        if self.skip_done is not None:
+            flowing = flowing | "SkipDone" >> beam.ParDo(self.skip_done)
         split = flowing | "SplitRequests" >> beam.ParDo(SplitRequests()).with_outputs(
             DEAD_LETTER, BATCH_ITEMS, main="requests")
         dead.append(split[DEAD_LETTER])
-        return split.requests, split[BATCH_ITEMS], dead | "MapFailures" >> beam.Flatten()
+        return split.requests, split[BATCH_ITEMS], dead
 
 
 class PrepareCalls(beam.PTransform):
@@ -106,10 +112,11 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
     parsed = raw | "Parse" >> beam.ParDo(ParseEvents()).with_outputs(DEAD_LETTER, main="events")
     # Only the delivery step gets the key, and not even it when the key comes
     # from Secret Manager (then each worker reads it in setup()).
-    single, items, map_dead = parsed.events | "MapByType" >> MapByType(config.settings.without_key())
+    skip_done = SkipDone(config.progress_dir, config.run_id, config.restart) if config.progress_dir else None
+    single, items, map_dead = parsed.events | "MapByType" >> MapByType(config.settings.without_key(), skip_done)
     calls = (single, items) | "PrepareCalls" >> PrepareCalls(config.batch_shards, config.streaming)
 
-    dead = [parsed[DEAD_LETTER], map_dead]
+    dead = [parsed[DEAD_LETTER], *map_dead]
     if config.dry_run_output:
         calls | "DryRun" >> WriteDryRun(config.dry_run_output, config.streaming)
     else:
@@ -123,13 +130,16 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
             max_backoff_seconds=config.max_backoff_seconds,
             threads=config.delivery_threads,
             job_id=config.job_id,
+            progress_dir=config.progress_dir,
+            run_id=config.run_id,
         ))
     if config.streaming:
         dead = [pcoll | f"DeadLetterWindows{i}" >> delivery_windows(config.window_seconds)
                 for i, pcoll in enumerate(dead)]
-    dead_letters = dead | "AllDeadLetters" >> beam.Flatten()
-    dead_letters | "WriteDeadLetters" >> WriteDeadLetters(
-        config.dead_letter, config.dead_letter_topic, config.streaming
+    # Not merged first: each step's dead letters are written where they are
+    # produced (see pipeline/sinks.py).
+    tuple(dead) | "WriteDeadLetters" >> WriteDeadLetters(
+        config.dead_letter, config.dead_letter_topic, config.streaming, config.run_id
     )
     return {"events": parsed.events, "requests": single, "batch_items": items, "calls": calls,
-            "dead_letters": dead_letters}
+            "dead_letters": dead}

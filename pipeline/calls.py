@@ -22,6 +22,14 @@ ALL_KEYS = "*"
 
 # Positions in an Outbound's wire form that batching and ordering read.
 WIRE_URL, WIRE_BODY, WIRE_PERSON, WIRE_MESSAGE_ID, WIRE_TIME, WIRE_TYPE, WIRE_SOURCE = 1, 2, 4, 5, 6, 7, 8
+# When the job keeps a progress record, resume.SkipDone appends the
+# request's fingerprint to its wire form (see pipeline/resume.py).
+WIRE_KEY = 9
+
+
+def key_of(wire: tuple) -> int | None:
+    """The request's progress fingerprint, when the job records progress."""
+    return wire[WIRE_KEY] if len(wire) > WIRE_KEY else None
 
 
 @dataclass(slots=True)
@@ -66,6 +74,9 @@ class HttpCall:
     endpoint: str
     events: list[bytes]
     batch: bool
+    # Progress fingerprints of the requests (``keys[i]`` of ``batch[i]``),
+    # when the job records progress (pipeline/resume.py); else None.
+    keys: list[int] | None = None
 
 
 # Collapses the variable parts of a path, so that metrics have few names:
@@ -87,7 +98,7 @@ def endpoint_label(method: str, url: str) -> str:
     return f"{method} {path}"
 
 
-def single_call(outbound: Outbound) -> HttpCall:
+def single_call(outbound: Outbound, key: int | None = None) -> HttpCall:
     """The HTTP call of a request that is sent on its own (not batched)."""
     request = outbound.request
     return HttpCall(
@@ -97,4 +108,10 @@ def single_call(outbound: Outbound) -> HttpCall:
         endpoint=endpoint_label(request.method, request.url),
         events=[outbound.event],
         batch=False,
+        keys=None if key is None else [key],
     )
+
+
+def single_call_of_wire(wire: tuple) -> HttpCall:
+    """single_call of a request in wire form (with its fingerprint, if any)."""
+    return single_call(Outbound.from_wire(wire), key_of(wire))

@@ -30,7 +30,7 @@ from pipeline.calls import ALL_KEYS, HttpCall
 from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
 from pipeline.progress import Progress
 from pipeline.ratelimit import AdaptiveRateLimiter, process_limiter
-from pipeline import secrets
+from pipeline import resume, secrets
 from pipeline.transport import CONNECTION_ERRORS, TIMEOUT_ERRORS, TRANSPORT_ERRORS, Transport
 from transforms import Settings
 
@@ -85,11 +85,25 @@ class _Outcome:
     collect their counts here and the DoFn adds them up when it collects.
     """
 
-    __slots__ = ("dead_letters", "counts")
+    __slots__ = ("dead_letters", "counts", "finished", "journal")
 
-    def __init__(self):
+    def __init__(self, journal=None):
         self.dead_letters: list[bytes] = []
         self.counts: collections.Counter = collections.Counter()
+        # (fingerprints, events delivered, events dead-lettered) of each call
+        # with dead letters that is done for good, for the progress record
+        # (pipeline/resume.py): recorded once its dead letters are written.
+        self.finished: list[tuple] = []
+        self.journal = journal
+
+    def done(self, call: HttpCall, delivered: int, dead_lettered: int) -> None:
+        """Notes a call that needs no sending again: delivered, or failed for a permanent reason."""
+        if call.keys is None:
+            return
+        if dead_lettered == 0 and self.journal is not None:
+            self.journal.record(call.keys, delivered, 0)  # now: a kill loses at most the calls in flight
+        else:
+            self.finished.append((call.keys, delivered, dead_lettered))
 
 
 class CallSender:
@@ -134,6 +148,7 @@ class CallSender:
             if status is not None and 200 <= status < 300 and status != 207:
                 self.limiter.succeeded()
                 counts[("cio", "events_delivered")] += len(call.events)
+                outcome.done(call, len(call.events), 0)
                 return
             if status == 207 and call.batch:
                 self.limiter.succeeded()
@@ -156,6 +171,8 @@ class CallSender:
                 outcome.dead_letters.append(
                     dead_letter_record("deliver", reason, event=event, status=status, attempts=attempts)
                 )
+            if status is not None and status not in RETRYABLE and status != 401:
+                outcome.done(call, 0, len(call.events))  # a 4xx: sending it again would not help
             return
 
     def _attempt(self, call: HttpCall):
@@ -201,6 +218,7 @@ class CallSender:
                 event=call.events[index], status=207, attempts=attempts,
             ))
         outcome.counts[("cio", "events_delivered")] += len(call.events) - len(failed)
+        outcome.done(call, len(call.events) - len(failed), len(failed))
 
 
 class DeliverCalls(beam.DoFn):
@@ -208,8 +226,11 @@ class DeliverCalls(beam.DoFn):
 
     def __init__(self, settings: Settings, rate_per_process: float, max_retries: int,
                  request_timeout: float, backoff_seconds: float, max_backoff_seconds: float,
-                 threads: int, job_id: str = "", api_key_secret: str | None = None):
+                 threads: int, job_id: str = "", api_key_secret: str | None = None,
+                 progress_dir: str | None = None, run_id: str = ""):
         self.settings = settings
+        self.progress_dir = progress_dir
+        self.run_id = run_id
         self.api_key_secret = api_key_secret
         self.job_id = job_id
         self.rate_per_process = rate_per_process
@@ -230,6 +251,7 @@ class DeliverCalls(beam.DoFn):
         )
         self.pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="cio-deliver")
         self.progress = Progress("sent", unit="calls")
+        self.journal = resume.journal_for(self.progress_dir, self.run_id) if self.progress_dir else None
 
     def start_bundle(self):
         self.pending = collections.deque()
@@ -240,7 +262,7 @@ class DeliverCalls(beam.DoFn):
     def _send_group(self, calls: list[HttpCall], after=None) -> _Outcome:
         if after is not None:
             concurrent.futures.wait([after])
-        outcome = _Outcome()
+        outcome = _Outcome(self.journal)
         for call in calls:
             try:
                 self.sender.send(call, outcome)
@@ -259,6 +281,12 @@ class DeliverCalls(beam.DoFn):
             Metrics.counter(namespace, name).inc(value)
         for record in outcome.dead_letters:
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(record, timestamp, [window]))
+        # Recorded only now: the dead-letter sink (fused after this step) has
+        # written the call's dead letters, so a call in the record never
+        # lacks its dead letters after a kill.
+        if self.journal is not None:
+            for keys, delivered, dead_lettered in outcome.finished:
+                self.journal.record(keys, delivered, dead_lettered)
 
     def process(self, element, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
         key, calls = element
@@ -282,6 +310,8 @@ class DeliverCalls(beam.DoFn):
 
     def finish_bundle(self):
         yield from self._collect_all()
+        if self.journal is not None:
+            self.journal.flush()
 
     def teardown(self):
         pool = getattr(self, "pool", None)
@@ -290,3 +320,6 @@ class DeliverCalls(beam.DoFn):
         transport = getattr(self, "transport", None)
         if transport is not None:
             transport.close()
+        journal = getattr(self, "journal", None)
+        if journal is not None:
+            journal.close()

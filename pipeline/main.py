@@ -25,6 +25,7 @@ from pipeline.options import (
 )
 from pipeline.preflight import check_credentials
 from pipeline.runner import default_runner
+from pipeline.sinks import dead_letter_files, removing_new_temp_folders
 from pipeline.summary import collect_counters, format_summary, summary_rows
 
 LOG = logging.getLogger("cio-pipeline")
@@ -47,6 +48,19 @@ def print_help() -> None:
     parser.print_help()
 
 
+def output_lines(config) -> list[str]:
+    """Where this run's dead letters and progress record are (logged at the start, printed at the end)."""
+    lines = [f"run id: {config.run_id}"]
+    if config.dead_letter_topic:
+        lines.append(f"dead letters: published to {config.dead_letter_topic}")
+    else:
+        lines.append(f"dead letters: {dead_letter_files(config.dead_letter, config.run_id)}")
+    if config.progress_dir:
+        note = " (--restart: the record of earlier runs is ignored)" if config.restart else ""
+        lines.append(f"progress record: {config.progress_dir}{note}")
+    return lines
+
+
 def run(argv: list[str] | None = None) -> int:
     """Runs the job described by `argv`; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -65,6 +79,8 @@ def run(argv: list[str] | None = None) -> int:
         print(f"cio-pipeline: {err}", file=sys.stderr)
         return 2
 
+    for line in output_lines(config):
+        LOG.info("%s", line)
     started = time.monotonic()
     freeze_heap_at_exit()
     pipeline = beam.Pipeline(runner=default_runner(options, config.streaming), options=options)
@@ -73,12 +89,14 @@ def run(argv: list[str] | None = None) -> int:
     except OSError as err:  # e.g. an --input glob that matches no file
         print(f"cio-pipeline: {err}", file=sys.stderr)
         return 2
-    result = pipeline.run()
-    result.wait_until_finish()
+    with removing_new_temp_folders(config):
+        result = pipeline.run()
+        result.wait_until_finish()
     if config.streaming:
         return 0
     counters = collect_counters(result)
     print(format_summary(summary_rows(counters, time.monotonic() - started)))
+    print("\n".join(output_lines(config)))
     refused = counters.get(("cio", "unauthorized"), 0)
     if refused:
         print(f"cio-pipeline: Customer.io rejected the credentials (401) during the job; {refused} events "

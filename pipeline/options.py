@@ -8,6 +8,7 @@ pipeline is `pipeline.build`'s job.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from apache_beam.options.pipeline_options import (
     WorkerOptions,
 )
 
-from pipeline import secrets
+from pipeline import resume, secrets
 from pipeline.secrets import is_secret_version
 from transforms import ColumnMapping, Settings, SettingsError, load_settings
 
@@ -63,11 +64,17 @@ def add_customerio_arguments(parser) -> None:
     io.add_argument("--timestamp_attribute", default=None,
                     help="Pub/Sub message attribute holding the event time (RFC 3339 or epoch ms)")
     io.add_argument("--dead_letter", default=None,
-                    help="path prefix of the dead-letter JSON-lines files (default out/dead_letter/events)")
+                    help="path prefix of the dead-letter JSON-lines files: each run writes PREFIX-<run id>-*.jsonl "
+                         "(default prefix out/dead_letter/events)")
     io.add_argument("--dead_letter_topic", default=None,
                     help="Pub/Sub topic projects/P/topics/T to publish dead-letter records to, instead of files")
     io.add_argument("--dry_run_output", default=None,
                     help="write each request as a JSON line {method,url,json} to this path prefix instead of sending it")
+    io.add_argument("--progress", default=None,
+                    help="batch: folder of the progress record that a job started again with the same flags "
+                         "resumes from (default: <dead-letter folder>/progress/<hash of the job's flags>)")
+    io.add_argument("--restart", nargs="?", const=True, default=False, type=_switch,
+                    help="batch: send everything again, ignoring the progress record (it is kept, not deleted)")
     io.add_argument("--endpoint", default=None,
                     help="send every request to this base URL instead of Customer.io (e.g. the local cio-sandbox)")
 
@@ -164,6 +171,11 @@ class JobConfig:
     job_id: str = ""
     input_format: str = "jsonl"
     columns: ColumnMapping = ColumnMapping()
+    # This run's name in its output files: a UTC time stamp and a random part.
+    run_id: str = "run"
+    # Batch jobs that send: the progress record's folder (pipeline/resume.py).
+    progress_dir: str | None = None
+    restart: bool = False
 
     @property
     def per_process_rate(self) -> float:
@@ -269,6 +281,8 @@ def job_config(options: PipelineOptions) -> JobConfig:
         problems.append("one of --input, --subscription or --topic is required")
     elif len(sources) > 1:
         problems.append("give only one of --input, --subscription, --topic")
+    if (opts.progress or opts.restart) and not opts.input:
+        problems.append("--progress and --restart apply to batch jobs (--input): Pub/Sub keeps a streaming job's place")
     if opts.dead_letter and opts.dead_letter_topic:
         problems.append("give only one of --dead_letter, --dead_letter_topic")
     for name in ("rate_limit", "request_timeout", "window_seconds"):
@@ -307,7 +321,7 @@ def job_config(options: PipelineOptions) -> JobConfig:
     streaming = bool(opts.subscription or opts.topic)
     if streaming:
         options.view_as(StandardOptions).streaming = True
-    return JobConfig(
+    config = JobConfig(
         settings=settings,
         input=opts.input,
         subscription=opts.subscription,
@@ -331,4 +345,10 @@ def job_config(options: PipelineOptions) -> JobConfig:
         job_id=uuid.uuid4().hex,
         input_format=(opts.input_format or "jsonl").strip().lower(),
         columns=columns,
+        run_id=resume.new_run_id(),
+        restart=bool(opts.restart),
     )
+    if not streaming and not opts.dry_run_output:
+        progress_dir = opts.progress or resume.default_progress_dir(config.dead_letter, resume.job_identity(config))
+        config = dataclasses.replace(config, progress_dir=progress_dir)
+    return config

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from pipeline.calls import WIRE_MESSAGE_ID, WIRE_PERSON, WIRE_TIME, WIRE_TYPE, Outbound, single_call
+from pipeline.calls import WIRE_MESSAGE_ID, WIRE_PERSON, WIRE_TIME, WIRE_TYPE, single_call_of_wire
 
 _NO_TIME = float("inf")
 
@@ -62,6 +62,6 @@ class OrderPerPerson(beam.PTransform):
             | "KeyByPerson" >> beam.Map(lambda wire: (person_key(wire), wire))
             | "GroupByPerson" >> beam.GroupByKey()
             | "SortByEventTime" >> beam.MapTuple(
-                lambda key, group: (key, [single_call(Outbound.from_wire(w)) for w in in_send_order(group)])
+                lambda key, group: (key, [single_call_of_wire(w) for w in in_send_order(group)])
             )
         )

@@ -1,18 +1,34 @@
 """Where results go: dead-letter records, and requests in a dry run.
 
-Batch jobs write JSON-lines files with Beam's text sink; streaming jobs use
-`fileio.WriteToFiles` (which writes one set of files per window) or publish
-to a Pub/Sub topic.
+Dead letters of a batch job are appended to files as they come
+(pipeline/append_files.py), by a writer fused to each step that fails
+events: a job that is stopped or killed keeps every dead letter it produced,
+and leaves no temporary folder. Every run writes files of its own,
+``<prefix>-<run id>-<writer>.jsonl``, so no run replaces an earlier run's.
+Streaming jobs use `fileio.WriteToFiles` (one set of files per window,
+named ``<prefix>-<run id>-...``) or publish to a Pub/Sub topic.
+
+The dry run's requests are written with Beam's text sink.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import logging
 import os
+import secrets
+import shutil
 
 import apache_beam as beam
 import orjson
 from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+
+from pipeline.append_files import AppendFile
+
+LOG = logging.getLogger("cio-pipeline")
 
 # How much of a reason goes into a metric name; the record keeps all of it.
 REASON_CHARS = 80
@@ -53,20 +69,77 @@ class WriteJsonLines(beam.PTransform):
         )
 
 
-class WriteDeadLetters(beam.PTransform):
-    """Counts dead-letter records and writes them to files or a topic."""
+def dead_letter_files(prefix: str, run_id: str) -> str:
+    """The glob of one run's dead-letter files."""
+    return f"{prefix}-{run_id}-*.jsonl"
 
-    def __init__(self, path: str | None, topic: str | None, streaming: bool):
+
+class _AppendDeadLetters(beam.DoFn):
+    """Appends each record to this writer's file as it comes (see the module's docstring)."""
+
+    def __init__(self, prefix: str, run_id: str):
+        self.prefix = prefix
+        self.run_id = run_id
+
+    def setup(self):
+        # A random part per writer: writers in many processes (and several
+        # per process) never share a file; the file appears at the first record.
+        self.file = AppendFile(f"{self.prefix}-{self.run_id}-{secrets.token_hex(4)}", ".jsonl")
+
+    def process(self, record: bytes):
+        self.file.append(record + b"\n")
+
+    def finish_bundle(self):
+        self.file.flush()
+
+    def teardown(self):
+        file = getattr(self, "file", None)
+        if file is not None:
+            file.close()
+
+
+class _AppendEach(beam.PTransform):
+    """Counts and appends each stage's dead letters where they are produced.
+
+    No Flatten first: on the local runner a Flatten of several producers
+    holds what it gets until every producer is done, so a killed job would
+    lose the dead letters of its whole run.
+    """
+
+    def __init__(self, prefix: str, run_id: str):
+        super().__init__()
+        self.prefix = prefix
+        self.run_id = run_id
+
+    def expand(self, pcolls):
+        for i, records in enumerate(pcolls):
+            (records
+             | f"Count{i}" >> beam.ParDo(_CountDeadLetters())
+             | f"Append{i}" >> beam.ParDo(_AppendDeadLetters(self.prefix, self.run_id)))
+        return beam.pvalue.PDone(pcolls[0].pipeline)
+
+
+class WriteDeadLetters(beam.PTransform):
+    """Counts dead-letter records and writes them to files or a topic.
+
+    Takes a list of PCollections of records (one per failing step).
+    """
+
+    def __init__(self, path: str | None, topic: str | None, streaming: bool, run_id: str = "run"):
         super().__init__()
         self.path = path
         self.topic = topic
         self.streaming = streaming
+        self.run_id = run_id
 
-    def expand(self, records):
-        counted = records | "Count" >> beam.ParDo(_CountDeadLetters())
+    def expand(self, pcolls):
+        pcolls = list(pcolls)
+        if not self.topic and not self.streaming:
+            return tuple(pcolls) | "Write" >> _AppendEach(self.path, self.run_id)
+        counted = tuple(pcolls) | "All" >> beam.Flatten() | "Count" >> beam.ParDo(_CountDeadLetters())
         if self.topic:
             return counted | "Publish" >> beam.io.WriteToPubSub(self.topic)
-        return counted | "Write" >> WriteJsonLines(self.path, self.streaming)
+        return counted | "Write" >> WriteJsonLines(f"{self.path}-{self.run_id}", self.streaming)
 
 
 def dry_run_lines(key_and_calls) -> list[bytes]:
@@ -102,3 +175,51 @@ class WriteDryRun(beam.PTransform):
              | f"{label.capitalize()}AsJsonLines" >> beam.FlatMap(dry_run_lines)
              | f"Write{label.capitalize()}" >> WriteJsonLines(f"{self.path}-{label}", self.streaming))
         return beam.pvalue.PDone(single.pipeline)
+
+
+def temp_folder_patterns(config) -> list[str]:
+    """Globs of the temporary folders Beam's file sinks of this job may leave behind.
+
+    WriteToText (the dry run) writes into ``beam-temp-*`` beside its files,
+    fileio (streaming dead letters) into ``.temp*``; both move the files into
+    place and remove the folder only when the job (or window) finishes.
+    """
+    patterns = []
+    if config.dry_run_output:
+        patterns.append(FileSystems.join(os.path.dirname(config.dry_run_output) or ".", "beam-temp-*"))
+    if config.streaming and config.dead_letter:
+        patterns.append(FileSystems.join(os.path.dirname(config.dead_letter) or ".", ".temp*"))
+    return patterns
+
+
+def _matching(patterns: list[str]) -> set[str]:
+    found = set()
+    for pattern in patterns:
+        try:
+            found |= {m.path.rstrip("/") for m in FileSystems.match([pattern])[0].metadata_list}
+        except Exception:  # nothing there (a missing folder is an error on some filesystems)
+            pass
+        if FileSystems.get_scheme(pattern) in (None, "file"):
+            found |= {path.rstrip("/") for path in glob.glob(pattern)}  # match() lists files, not folders
+    return found
+
+
+@contextlib.contextmanager
+def removing_new_temp_folders(config):
+    """Removes, however the job ends (an exception, Ctrl-C), the temporary folders that appeared while it ran.
+
+    Folders that were there before are left alone: they may be another job's.
+    """
+    patterns = temp_folder_patterns(config)
+    before = _matching(patterns)
+    try:
+        yield
+    finally:
+        for path in sorted(_matching(patterns) - before):
+            try:
+                if FileSystems.get_scheme(path) in (None, "file"):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    FileSystems.delete([path + "/"])
+            except Exception as err:  # cleaning up must not hide how the job ended
+                LOG.warning("could not remove the temporary folder %s (%s)", path, type(err).__name__)

@@ -25,6 +25,9 @@ def summary_rows(counters: dict[tuple[str, str], int], elapsed: float) -> list[t
     """(label, value) rows of the summary, in reading order."""
     read = counters.get(("cio", "events_read"), 0)
     rows = [("events read", f"{read}")]
+    skipped = counters.get(("cio", "skipped_done"), 0)
+    if skipped:
+        rows.append(("requests skipped: done in an earlier run", f"{skipped}"))
     for kind in EVENT_TYPES:
         n = counters.get(("cio.mapped", kind), 0)
         if n:

@@ -44,7 +44,8 @@ def test_each_type_is_mapped_by_its_own_step_and_failures_dead_lettered():
     with BeamPipeline() as p:
         pairs = [(e, orjson.dumps(e)) for e in events]
         parsed = p | beam.Create([pairs[:3], pairs[3:]])  # chunks, as ParseEvents makes them
-        single, items, dead = parsed | MapByType(SETTINGS)
+        single, items, dead_by_step = parsed | MapByType(SETTINGS)
+        dead = dead_by_step | beam.Flatten()
         assert_that(
             single | "Kinds" >> beam.Map(lambda w: (Outbound.from_wire(w).request.event_type,
                                                     Outbound.from_wire(w).request.batch_item)),
