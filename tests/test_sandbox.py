@@ -495,6 +495,7 @@ def test_stats_counts_and_reset(sb):
     assert st["first_request_at"] is None and sb.accepted() == []
 
 
+@pytest.mark.subprocess
 def test_stats_give_the_cpu_the_sandbox_process_used_since_the_last_reset():
     from cio_sandbox.process import SandboxProcess
 
@@ -567,6 +568,7 @@ def test_small_requests_are_fast(sb):
 # --- CLI -----------------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 def test_cli_prints_url_serves_and_stops_on_sigterm(tmp_path):
     log, ready = tmp_path / "cli.jsonl", tmp_path / "ready"
     env = {**os.environ, "CIO_SITE_ID": "env-site", "CIO_API_KEY": "env-key"}
@@ -596,6 +598,7 @@ def test_cli_prints_url_serves_and_stops_on_sigterm(tmp_path):
             proc.wait()
 
 
+@pytest.mark.subprocess
 def test_cli_help_lists_every_flag():
     out = subprocess.run([sys.executable, "-m", "cio_sandbox", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=30).stdout
