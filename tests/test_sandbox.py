@@ -460,6 +460,19 @@ def test_log_file_matches_in_memory_records(tmp_path):
     assert lines == records and len(lines) == 6
 
 
+def test_log_file_is_written_as_it_goes(tmp_path):
+    """Accepted lines reach the file on their own, without /_stats or a stop."""
+    log = tmp_path / "accepted.jsonl"
+    with Sandbox(SandboxConfig(site_id=SITE, api_key=KEY, log_path=str(log))) as sandbox:
+        session().put(sandbox.url + "/api/v1/customers/1", json={"x": 1})
+        session().post(sandbox.url + "/api/v2/batch", json={"batch": [person()]})
+        deadline = time.monotonic() + 10
+        while len(log.read_bytes().splitlines()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lines = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+        assert [line["path"] for line in lines] == ["/api/v1/customers/1", "/api/v2/batch"]
+
+
 def test_keep_in_memory_off_still_logs(tmp_path):
     log = tmp_path / "a.jsonl"
     with Sandbox(SandboxConfig(site_id=SITE, api_key=KEY, log_path=str(log), keep_in_memory=False)) as sandbox:
