@@ -2,6 +2,7 @@
 # The project's two commands (see README, Quickstart):
 #   ./dev.sh demo   run the bundled sample events through the pipeline into the local sandbox
 #   ./dev.sh test   run the whole test suite (starts the Pub/Sub emulator and sandboxes itself)
+#   ./dev.sh quick  the unit tests alone: no Beam pipeline, emulator or child process (markers in pyproject.toml)
 # Both create (or reuse) the virtualenv .venv and install the project into it.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -36,12 +37,16 @@ case "$command" in
     ensure_venv
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
+  quick)
+    ensure_venv
+    exec "$VENV/bin/python" -m pytest -m "not pipeline and not emulator and not subprocess" "$@"
+    ;;
   bench)
     ensure_venv
     exec "$VENV/bin/python" -m bench.bench_mapping "$@"
     ;;
   *)
-    echo "usage: ./dev.sh demo | test [pytest args] | bench" >&2
+    echo "usage: ./dev.sh demo | test [pytest args] | quick [pytest args] | bench" >&2
     exit 2
     ;;
 esac

@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency_ms", type=float, default=0, help="constant delay added to every API answer")
     p.add_argument("--seed", type=int, default=0, help="seed of the fault-injection random draws (default 0)")
     p.add_argument("--log", dest="log_path", metavar="PATH", default=None,
-                   help="JSON-lines file of accepted operations (truncated on start, flushed on exit and /_stats)")
+                   help="JSON-lines file of accepted operations (truncated on start, written as it goes)")
     p.add_argument("--no_memory", action="store_true",
                    help="do not keep accepted records in memory (for long benchmarks; use --log instead)")
     p.add_argument("--ready_file", metavar="PATH", default=None, help="write the URL to this file once listening")

@@ -30,7 +30,7 @@ class SandboxConfig:
         draw per request decides (``seed``).
     latency_ms: constant delay added before every API answer.
     log_path: JSON-lines file of accepted operations (truncated on start);
-        buffered, flushed on stop(), on GET /_stats and every ~1 MB.
+        written as it goes (every ~0.2 s, every ~1 MB, on GET /_stats and on stop()).
     keep_in_memory: keep accepted records in a list for ``accepted()``; turn
         off for benchmarks that push millions of items.
     """

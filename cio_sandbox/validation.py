@@ -2,9 +2,11 @@
 
 Why this module exists: the sandbox is only useful if it refuses what
 Customer.io would refuse, so the pipeline's mapping bugs show up as 400/207
-answers in tests instead of in production. The rules come from the Track API
-facts in ``shared/spec/CUSTOMERIO-API.md`` and the request schemas of
-Customer.io's OpenAPI description (which is *not* needed at run time).
+answers in tests instead of in production. The rules come from Customer.io's
+Track API documentation and the request schemas of its OpenAPI description
+(their structure is kept for the tests in
+``tests/fixtures/customerio_track_schemas.json``; nothing of it is needed at
+run time).
 
 Every check takes parsed JSON and returns errors; none changes its input or
 depends on earlier calls (the one memo, of attribute names known to be short,

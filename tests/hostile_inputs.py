@@ -90,6 +90,12 @@ CASES = [
     Case("event name as a number", _track("event name as a number", event=12), "map",
          "Event is a required field and should be a string"),
     Case("userId as a number", _identify("userId as a number", userId=12345), "deliver", None),
+    # traits are an identify's payload, but only where ids are read for the others
+    Case("track with traits as a list", _track("track with traits as a list", traits=["a", "b"]), "deliver", None),
+    Case("page with context.traits as a string",
+         _j({"type": "page", "userId": "u-hostile", "name": "Home", "context": {"traits": "vip"},
+             "properties": {"case": "page with context.traits as a string"},
+             "messageId": "m-page with context.traits as a string"}), "deliver", None),
     # --- missing what a type needs ---
     Case("identify without ids", _j({"type": "identify", "traits": {"plan": "x"}}), "map",
          "userId or email is not present"),
@@ -97,6 +103,10 @@ CASES = [
          "Event is a required field and should be a string"),
     Case("anonymous track without anonymousId", _j({"type": "track", "event": "x"}), "map",
          "Anonymous id/ user id is required"),
+    Case("page without a name", _j({"type": "page", "userId": "u", "properties": {"title": "t"}}), "map",
+         "Event Name type should be a string"),
+    Case("screen without a name", _j({"type": "screen", "anonymousId": "a"}), "map",
+         "Event Name type should be a string"),
     Case("alias without previousId", _j({"type": "alias", "userId": "u"}), "map",
          "Both userId and previousId are mandatory for merge operation"),
     Case("group without groupId", _j({"type": "group", "userId": "u"}), "map", "groupId is required"),

@@ -61,6 +61,7 @@ def test_unknown_parts_are_refused(capsys):
     assert "unknown nonsense" in capsys.readouterr().err
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
 def test_a_part_is_counted_under_valgrind(tmp_path):
     # The slowest part of the tool that CI can afford (~20 s): one count of

@@ -98,6 +98,7 @@ def upstream_of(transforms, step_name):
     return seen
 
 
+@pytest.mark.pipeline
 @pytest.mark.parametrize("mode,api_version,dead_letter", CASES)
 def test_the_job_has_the_expected_steps(mode, api_version, dead_letter):
     job, transforms = dataflow_job(mode, api_version, dead_letter)
@@ -138,6 +139,7 @@ def test_the_job_has_the_expected_steps(mode, api_version, dead_letter):
         assert "WriteDeadLetters/Write" in names
 
 
+@pytest.mark.pipeline
 @pytest.mark.parametrize("mode,api_version,dead_letter", CASES)
 def test_no_step_funnels_the_events_onto_one_key(mode, api_version, dead_letter):
     _, transforms = dataflow_job(mode, api_version, dead_letter)
@@ -168,6 +170,7 @@ def test_no_step_funnels_the_events_onto_one_key(mode, api_version, dead_letter)
             assert name.startswith("WriteDeadLetters/"), name
 
 
+@pytest.mark.pipeline
 @pytest.mark.parametrize("mode", SOURCES)
 def test_the_api_key_is_not_in_the_jobs_options(mode):
     job, _ = dataflow_job(mode, "v1", "files")

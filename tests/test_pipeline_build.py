@@ -3,8 +3,9 @@
 Built like Beam's game examples: Create / TestStream in, assert_that out.
 """
 
-import orjson
 import apache_beam as beam
+import orjson
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from apache_beam.testing.test_stream import TestStream as EventStream
 from apache_beam.testing.util import assert_that, equal_to
@@ -15,6 +16,8 @@ from pipeline.build import MapByType, PrepareCalls
 from pipeline.calls import Outbound
 from tests.pipeline_helpers import outbound
 from transforms import load_settings
+
+pytestmark = pytest.mark.pipeline
 
 SETTINGS = load_settings(site_id="s", api_key="k", endpoint="http://sandbox")
 

@@ -24,6 +24,8 @@ from tests.pipeline_helpers import read_dead_letters
 from tests.services import API_KEY, SITE_ID
 from transforms import MappingError, load_settings, map_event
 
+pytestmark = pytest.mark.pipeline
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

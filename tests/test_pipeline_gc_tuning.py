@@ -54,6 +54,7 @@ def _exit_report(setup_code: str) -> str:
     return done.stdout.strip()
 
 
+@pytest.mark.subprocess
 def test_the_heap_is_frozen_only_when_the_process_exits():
     report = _exit_report(
         "import gc\n"
@@ -64,10 +65,12 @@ def test_the_heap_is_frozen_only_when_the_process_exits():
     assert report == "frozen"
 
 
+@pytest.mark.subprocess
 def test_without_the_hook_the_heap_is_not_frozen():
     assert _exit_report("import pipeline.gc_tuning\n") == "not frozen"
 
 
+@pytest.mark.subprocess
 def test_the_mapping_steps_freeze_their_worker_at_exit():
     report = _exit_report(
         "from pipeline.routing import MapEvents\n"

@@ -226,6 +226,7 @@ def test_a_split_racing_with_the_claim_of_a_block_loses_and_repeats_no_line(tmp_
 
 # ---- pipeline ----------------------------------------------------------------------
 
+@pytest.mark.pipeline
 def test_read_line_blocks_in_a_pipeline(tmp_path):
     first = b"".join(b'{"f":1,"n":%d}\n' % i for i in range(25))
     second = b'{"f":2}\r\n\n{"f":2,"last":true}'

@@ -21,6 +21,8 @@ from tests.pipeline_helpers import read_dead_letters
 from tests.services import API_KEY, SITE_ID
 from transforms import MappingError, load_settings, map_event
 
+pytestmark = pytest.mark.pipeline
+
 FAULTS = dict(error_rate=0.10, throttle_rate=0.05, slow_rate=0.02, slow_seconds=1.0, drop_rate=0.01)
 
 

@@ -460,6 +460,19 @@ def test_log_file_matches_in_memory_records(tmp_path):
     assert lines == records and len(lines) == 6
 
 
+def test_log_file_is_written_as_it_goes(tmp_path):
+    """Accepted lines reach the file on their own, without /_stats or a stop."""
+    log = tmp_path / "accepted.jsonl"
+    with Sandbox(SandboxConfig(site_id=SITE, api_key=KEY, log_path=str(log))) as sandbox:
+        session().put(sandbox.url + "/api/v1/customers/1", json={"x": 1})
+        session().post(sandbox.url + "/api/v2/batch", json={"batch": [person()]})
+        deadline = time.monotonic() + 10
+        while len(log.read_bytes().splitlines()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lines = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+        assert [line["path"] for line in lines] == ["/api/v1/customers/1", "/api/v2/batch"]
+
+
 def test_keep_in_memory_off_still_logs(tmp_path):
     log = tmp_path / "a.jsonl"
     with Sandbox(SandboxConfig(site_id=SITE, api_key=KEY, log_path=str(log), keep_in_memory=False)) as sandbox:
@@ -495,6 +508,7 @@ def test_stats_counts_and_reset(sb):
     assert st["first_request_at"] is None and sb.accepted() == []
 
 
+@pytest.mark.subprocess
 def test_stats_give_the_cpu_the_sandbox_process_used_since_the_last_reset():
     from cio_sandbox.process import SandboxProcess
 
@@ -567,6 +581,7 @@ def test_small_requests_are_fast(sb):
 # --- CLI -----------------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 def test_cli_prints_url_serves_and_stops_on_sigterm(tmp_path):
     log, ready = tmp_path / "cli.jsonl", tmp_path / "ready"
     env = {**os.environ, "CIO_SITE_ID": "env-site", "CIO_API_KEY": "env-key"}
@@ -596,6 +611,7 @@ def test_cli_prints_url_serves_and_stops_on_sigterm(tmp_path):
             proc.wait()
 
 
+@pytest.mark.subprocess
 def test_cli_help_lists_every_flag():
     out = subprocess.run([sys.executable, "-m", "cio_sandbox", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=30).stdout

@@ -39,6 +39,7 @@ def read_all(pattern: str) -> str:
     return "".join(Path(p).read_text(errors="replace") for p in sorted(glob.glob(pattern)))
 
 
+@pytest.mark.pipeline
 def test_key_is_in_no_output_log_or_dead_letter(tmp_path, make_sandbox):
     server = make_sandbox(error_rate=0.2, throttle_rate=0.1, drop_rate=0.05, seed=3)
     source = tmp_path / "events.jsonl"
@@ -61,6 +62,7 @@ def test_key_is_in_no_output_log_or_dead_letter(tmp_path, make_sandbox):
     assert "Basic " not in dead and "Authorization" not in dead
 
 
+@pytest.mark.pipeline
 def test_key_given_as_a_flag_is_in_no_output_or_dry_run(tmp_path, capsys):
     source = tmp_path / "events.jsonl"
     source.write_bytes(b"\n".join(orjson.dumps(e) for e in generate_events(50, seed=1)) + b"\n")
@@ -97,6 +99,7 @@ def test_wrong_credentials_stop_the_launch_with_one_line(tmp_path, sandbox, caps
     assert sandbox.stats()["requests"] == 1, "only the credentials check was sent"
 
 
+@pytest.mark.pipeline
 def test_credentials_revoked_mid_job_stop_sending(tmp_path, sandbox, capsys):
     source = tmp_path / "events.jsonl"
     events = [e for e in generate_events(300, seed=2) if e["type"] in ("identify", "track")]
@@ -113,6 +116,7 @@ def test_credentials_revoked_mid_job_stop_sending(tmp_path, sandbox, capsys):
     assert all(r["status"] == 401 for r in dead)
 
 
+@pytest.mark.pipeline
 def test_user_ids_cannot_change_the_request_target(tmp_path, sandbox):
     nasty = "../../api/v2/batch?x=1#"
     events = [
@@ -177,6 +181,7 @@ def _self_signed_server(tmp_path):
     return server, hits
 
 
+@pytest.mark.pipeline
 def test_tls_certificates_are_always_verified(tmp_path):
     server, hits = _self_signed_server(tmp_path)
     try:

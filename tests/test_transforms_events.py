@@ -28,7 +28,6 @@ def one(event, settings=S_NODEDUP):
          "/api/v1/customers/u1/events", {"name": "Home", "type": "page", "data": {"url": "https://x"}}),
         ({"type": "page", "userId": "u1", "properties": {"url": "https://x"}},
          "/api/v1/customers/u1/events", {"name": "https://x", "type": "page", "data": {"url": "https://x"}}),
-        ({"type": "page", "userId": "u1"}, "/api/v1/customers/u1/events", {"type": "page"}),  # no name, no data
         ({"type": "screen", "event": "Cart", "userId": "u1"},
          "/api/v1/customers/u1/events", {"name": "Viewed Cart Screen", "type": "event"}),
         ({"type": "screen", "userId": "u1", "properties": {"name": "Feed"}},
@@ -74,6 +73,69 @@ def test_anonymous_events(event, body):
     ],
 )
 def test_event_errors(event, message):
+    with pytest.raises(MappingError) as caught:
+        one(event)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("api_version", ["v1", "v2"])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "page", "userId": "u1"},
+        {"type": "page", "userId": "u1", "name": "", "properties": {"url": ""}},
+        {"type": "page", "anonymousId": "a", "properties": {"title": "Home"}},
+        {"type": "screen", "userId": "u1", "properties": {"title": "Feed"}},
+        {"type": "screen", "anonymousId": "a", "event": "", "name": None},
+    ],
+)
+def test_page_or_screen_without_a_name_is_an_error(event, api_version):
+    """Customer.io refuses an event without a name (400): it is dead-lettered at the map stage instead."""
+    settings = load_settings(site_id="s", api_key="k", api_version=api_version)
+    with pytest.raises(MappingError) as caught:
+        map_event(event, settings)
+    assert str(caught.value) == "Event Name type should be a string"
+
+
+@pytest.mark.parametrize("api_version", ["v1", "v2"])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "track", "event": "Bought", "traits": ["a", "b"]},
+        {"type": "track", "event": "Bought", "traits": "vip", "context": {"traits": [1]}},
+        {"type": "page", "name": "Home", "context": {"traits": "vip"}},
+        {"type": "screen", "event": "Feed", "traits": 5, "context": {"traits": ["x"]}},
+    ],
+)
+def test_traits_that_are_not_objects_are_ignored_by_track_page_and_screen(event, api_version):
+    """A malformed traits value only means no id or email can be read from it: the event is delivered."""
+    settings = load_settings(site_id="s", api_key="k", api_version=api_version, dedup_ids=False)
+    [known] = map_event({**event, "userId": "u1"}, settings)
+    [anonymous] = map_event({**event, "anonymousId": "an"}, settings)
+    if api_version == "v1":
+        assert known.url == BASE + "/api/v1/customers/u1/events"
+        assert (anonymous.url, anonymous.json()["anonymous_id"]) == (BASE + "/api/v1/events", "an")
+    else:
+        assert known.json()["identifiers"] == {"id": "u1"}
+        assert anonymous.json()["identifiers"] == {"anonymous_id": "an"}
+
+
+def test_relationship_deleted_ignores_context_traits_that_are_not_an_object():
+    [request] = map_event({"type": "track", "event": "Relationship Deleted", "groupId": "g", "userId": "u1",
+                           "context": {"traits": "vip"}}, S)
+    assert request.json()["cio_relationships"] == [{"identifiers": {"id": "u1"}}]
+
+
+@pytest.mark.parametrize(
+    "event, message",
+    [
+        ({"type": "identify", "userId": "u1", "traits": ["a"]}, "traits must be an object (got array)"),
+        ({"type": "identify", "userId": "u1", "context": {"traits": "vip"}},
+         "context.traits must be an object (got string)"),
+        ({"type": "group", "userId": "u1", "groupId": "g", "traits": "vip"}, "traits must be an object (got string)"),
+    ],
+)
+def test_traits_that_are_not_objects_stay_an_error_where_they_are_the_payload(event, message):
     with pytest.raises(MappingError) as caught:
         one(event)
     assert str(caught.value) == message

@@ -175,6 +175,7 @@ def batch_items(sandbox) -> list[dict]:
     return [r["item"] for r in sandbox.accepted() if r["path"] == "/api/v2/batch"]
 
 
+@pytest.mark.pipeline
 def test_csv_export_becomes_person_items(tmp_path, sandbox):
     source = tmp_path / "people.csv.gz"
     source.write_bytes(gzip.compress(
@@ -203,6 +204,7 @@ def test_csv_export_becomes_person_items(tmp_path, sandbox):
     assert {r["stage"] for r in read_dead_letters(dead)} == {"map"}
 
 
+@pytest.mark.pipeline
 def test_parquet_export_becomes_event_items(tmp_path, sandbox):
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
@@ -233,6 +235,7 @@ def test_parquet_export_becomes_event_items(tmp_path, sandbox):
     assert dead_record["event"]["identifiers"] == {"id": 103}
 
 
+@pytest.mark.pipeline
 def test_rudderstack_record_messages_in_json_lines_work_as_they_are(tmp_path, sandbox):
     # RudderStack's reverse ETL puts every mapped column in identifiers or fields
     messages = [
@@ -260,6 +263,7 @@ def test_rudderstack_record_messages_in_json_lines_work_as_they_are(tmp_path, sa
     assert dead_record["error"] == "record action must be insert, update or delete (got upsert)"
 
 
+@pytest.mark.pipeline
 def test_audience_id_adds_and_removes_segment_members(tmp_path, sandbox):
     rows = [b"user_id,op"] + [b"m-%d,insert" % i for i in range(2300)] + [b"m-%d,delete" % i for i in range(5)]
     rows += [b",insert"]  # no id: dead-lettered

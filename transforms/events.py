@@ -56,16 +56,16 @@ def cut_utf8(text: str, limit: int) -> str:
     return encoded[:limit].decode("utf-8", "ignore")
 
 
-def _string_name(value: object) -> str | None:
-    if value in _MISSING:
-        return None
-    if not isinstance(value, str):
+def _string_name(value: object) -> str:
+    # A missing name is the same error as a wrong one: Customer.io refuses an
+    # event without a name (400), so it is dead-lettered here, with the reason.
+    if value in _MISSING or not isinstance(value, str):
         raise MappingError("Event Name type should be a string")
     return value
 
 
-def event_name(kind: str, event: dict, anonymous: bool) -> str | None:
-    """The Customer.io event name; None when the event has none."""
+def event_name(kind: str, event: dict, anonymous: bool) -> str:
+    """The Customer.io event name; a page or screen without one is a MappingError."""
     if kind == "track":
         name = event["event"]
     elif kind == "page":
@@ -80,12 +80,10 @@ def event_name(kind: str, event: dict, anonymous: bool) -> str | None:
         if screen in _MISSING:
             screen = event.get("name")  # the standard screen-call field, last
         screen = _string_name(screen)
-        if screen is None:
-            return None
         if anonymous:
             screen = cut_utf8(screen, MAX_SCREEN_NAME_BYTES)
         return f"Viewed {screen} Screen"
-    if anonymous and name is not None:
+    if anonymous:
         name = cut_utf8(name, MAX_NAME_BYTES)
     return name
 
@@ -155,8 +153,7 @@ def map_events(kind: str, raw: dict, settings: Settings) -> list:
     if settings.api_version == "v2":
         identifiers, key = person_identifiers(user_id, email, lookups.anonymous_id(event))
         item = person_item(_V2_ACTIONS[kind], identifiers)
-        if name is not None:
-            item["name"] = name
+        item["name"] = name
         if properties is not None:
             item["attributes"] = properties
         if whole_seconds is not None:
@@ -165,10 +162,7 @@ def map_events(kind: str, raw: dict, settings: Settings) -> list:
             item["id"] = event_id
         return [build.batch_item(item, settings, key, message_id, seconds, kind)]
 
-    body: dict[str, Any] = {}
-    if name is not None:
-        body["name"] = name
-    body["type"] = _V1_TYPES[kind]
+    body: dict[str, Any] = {"name": name, "type": _V1_TYPES[kind]}
     if properties is not None:
         body["data"] = properties
     if whole_seconds is not None:

@@ -2,9 +2,12 @@
 
 A look-up takes the first of its paths that holds a value (not null, not
 empty string). Events reach these functions already checked by
-``models.validate``: ``traits``, ``properties``, ``context`` and
-``context.traits/device/os/app`` are dicts or None, ids are strings or
-numbers. Reverse-ETL-mapped events are rewritten here too, before checking.
+``models.validate``: ``properties``, ``context`` and
+``context.device/os/app`` are dicts or None, ids are strings or numbers.
+``traits`` and ``context.traits`` are objects for identify and group; a
+track, page or screen event may carry any value there, and the look-ups
+read a value that is not an object as absent. Reverse-ETL-mapped events are
+rewritten here too, before checking.
 """
 
 from __future__ import annotations
@@ -19,9 +22,18 @@ _EMPTY: dict = {}
 
 
 def context_part(event: dict, key: str) -> dict:
-    """``context.<key>`` as a dict (empty when absent)."""
+    """``context.<key>`` as a dict (empty when absent or not an object)."""
     context = event.get("context")
-    return (context.get(key) or _EMPTY) if context else _EMPTY
+    if not context:
+        return _EMPTY
+    value = context.get(key)
+    return value if isinstance(value, dict) else _EMPTY
+
+
+def event_traits(event: dict) -> dict:
+    """``traits`` as a dict (empty when absent or not an object)."""
+    value = event.get("traits")
+    return value if isinstance(value, dict) else _EMPTY
 
 
 def external_id(event: dict) -> Any:
@@ -42,7 +54,7 @@ def user_id(event: dict) -> str | int | None:
     value = event.get("userId")
     if value is not None and value != "":  # spelled out: ~3x faster than `not in MISSING`
         return value if type(value) is str else normalize_id(value, "userId")
-    traits = event.get("traits")
+    traits = event_traits(event)
     if traits:
         for key in ("userId", "id"):
             value = traits.get(key)
@@ -61,7 +73,7 @@ def email(event: dict) -> str | None:
 
     Each path is read only when the ones before it are missing.
     """
-    value = (event.get("traits") or _EMPTY).get("email")
+    value = event_traits(event).get("email")
     if value not in MISSING:
         return id_text(value, "traits.email")
     value = context_part(event, "traits").get("email")
@@ -84,7 +96,7 @@ def traits(event: dict) -> dict | None:
 
 def created_at(event: dict) -> Any:
     """traits.createdAt, else context.traits.createdAt (raw value)."""
-    value = (event.get("traits") or _EMPTY).get("createdAt")
+    value = event_traits(event).get("createdAt")
     if value in MISSING:
         value = context_part(event, "traits").get("createdAt")
     return None if value in MISSING else value

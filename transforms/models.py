@@ -1,7 +1,9 @@
 """Pydantic models of the incoming events.
 
 They accept what real SDKs send (unknown keys are kept, ids may be strings or
-numbers, traits may sit under ``traits`` or ``context.traits``) and turn what
+numbers, traits may sit under ``traits`` or ``context.traits``; track, page
+and screen events, which only read ids from their traits, accept traits of
+any type and the look-ups ignore one that is not an object) and turn what
 cannot be mapped into a ``MappingError`` with a short reason: the field path
 and the problem, never an echo of a large input.
 
@@ -118,15 +120,34 @@ class Identify(Event):
     user_properties: Obj = None
 
 
-class Track(Event):
+class ActivityContext(Context):
+    """The context of a track, page or screen event: any ``traits`` value is accepted."""
+
+    traits: Any = None
+
+
+class Activity(Event):
+    """What track, page and screen share: their traits are only read for the person's ids.
+
+    A ``traits`` or ``context.traits`` that is not an object (an array, a
+    string) is no reason to lose the event: the look-ups ignore it, as if it
+    were absent. Identify and group keep the check: their traits are what
+    they send.
+    """
+
+    traits: Any = None
+    context: Optional[ActivityContext] = None
+
+
+class Track(Activity):
     event: Annotated[Any, BeforeValidator(_track_name)] = Field(None, validate_default=True)
 
 
-class Page(Event):
+class Page(Activity):
     name: Any = None
 
 
-class Screen(Event):
+class Screen(Activity):
     name: Any = None
     event: Any = None
 
@@ -179,8 +200,8 @@ _OBJECT = frozenset((_NONE, dict))  # _object, and the Context/Device/Os/App sub
 _ARRAY = frozenset((_NONE, list))  # _list
 
 
-def _context_fits(context: Any) -> bool:
-    """``Context``: traits an object, externalId an array, device/os/app objects, device.token an id."""
+def _activity_context_fits(context: Any) -> bool:
+    """``ActivityContext``: externalId an array, device/os/app objects, device.token an id."""
     if context is None:
         return True
     if type(context) is not dict:
@@ -188,16 +209,23 @@ def _context_fits(context: Any) -> bool:
     device = context.get("device")
     if device is not None and (type(device) is not dict or type(device.get("token")) not in _ID):
         return False
-    return (type(context.get("traits")) in _OBJECT and type(context.get("os")) in _OBJECT
-            and type(context.get("app")) in _OBJECT and type(context.get("externalId")) in _ARRAY)
+    return (type(context.get("os")) in _OBJECT and type(context.get("app")) in _OBJECT
+            and type(context.get("externalId")) in _ARRAY)
+
+
+def _activity_fits(event: dict) -> bool:
+    """``Activity``: the fields every event type shares, traits left unchecked."""
+    get = event.get
+    return (type(get("userId")) in _ID and type(get("anonymousId")) in _ID and type(get("messageId")) in _ID
+            and type(get("properties")) in _OBJECT and _activity_context_fits(get("context")))
 
 
 def _event_fits(event: dict) -> bool:
-    """``Event``: the fields every event type shares."""
-    get = event.get
-    return (type(get("userId")) in _ID and type(get("anonymousId")) in _ID and type(get("messageId")) in _ID
-            and type(get("traits")) in _OBJECT and type(get("properties")) in _OBJECT
-            and _context_fits(get("context")))
+    """``Event``: ``Activity`` plus ``traits`` and ``context.traits`` objects."""
+    if not _activity_fits(event) or type(event.get("traits")) not in _OBJECT:
+        return False
+    context = event.get("context")
+    return context is None or type(context.get("traits")) in _OBJECT
 
 
 def _identify_fits(event: dict) -> bool:
@@ -206,7 +234,7 @@ def _identify_fits(event: dict) -> bool:
 
 def _track_fits(event: dict) -> bool:
     name = event.get("event")  # _track_name: a non-empty string, required
-    return type(name) is str and name != "" and _event_fits(event)
+    return type(name) is str and name != "" and _activity_fits(event)
 
 
 def _group_fits(event: dict) -> bool:
@@ -223,12 +251,12 @@ def _record_fits(record: dict) -> bool:
             and type(get("messageId")) in _ID)
 
 
-# One check per model; Page and Screen add no validated field to Event.
+# One check per model; Page and Screen add no validated field to Activity.
 FITS = {
     Identify: _identify_fits,
     Track: _track_fits,
-    Page: _event_fits,
-    Screen: _event_fits,
+    Page: _activity_fits,
+    Screen: _activity_fits,
     Group: _group_fits,
     Alias: _alias_fits,
     Record: _record_fits,
