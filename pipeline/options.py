@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from apache_beam.options.pipeline_options import (
     DirectOptions,
+    GoogleCloudOptions,
     _BeamArgumentParser,
     PipelineOptions,
     StandardOptions,
@@ -21,7 +22,9 @@ from apache_beam.options.pipeline_options import (
 )
 
 from pipeline import secrets
+from pipeline.runner import is_local_runner
 from pipeline.secrets import is_secret_version
+from pipeline.spill import default_base_directory
 from transforms import ColumnMapping, Settings, SettingsError, load_settings
 
 
@@ -164,6 +167,11 @@ class JobConfig:
     job_id: str = ""
     input_format: str = "jsonl"
     columns: ColumnMapping = ColumnMapping()
+    # A batch job on the local runner: the directory under which v1 requests
+    # are put in order per person through files (pipeline/spill.py) rather
+    # than in memory. None: the runner's GroupByKey does it (Dataflow's is
+    # disk-backed; streaming groups per window).
+    spill_base: str | None = None
 
     @property
     def per_process_rate(self) -> float:
@@ -191,6 +199,17 @@ def _rate_limit_shares(options: PipelineOptions, explicit: int) -> int:
     if direct.direct_running_mode == "multi_processing" and direct.direct_num_workers > 1:
         return int(direct.direct_num_workers)
     return 1
+
+
+def _spill_base(options: PipelineOptions, streaming: bool) -> str | None:
+    """Where a local batch job spills (see JobConfig.spill_base): a local
+    --temp_location, else spill.default_base_directory()."""
+    if streaming or not is_local_runner(options):
+        return None
+    temp_location = options.view_as(GoogleCloudOptions).temp_location
+    if temp_location and "://" not in temp_location:
+        return temp_location
+    return default_base_directory()
 
 
 def _read_api_key(opts: CustomerIoOptions) -> str | None:
@@ -331,4 +350,5 @@ def job_config(options: PipelineOptions) -> JobConfig:
         job_id=uuid.uuid4().hex,
         input_format=(opts.input_format or "jsonl").strip().lower(),
         columns=columns,
+        spill_base=_spill_base(options, streaming),
     )
