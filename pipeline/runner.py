@@ -19,8 +19,9 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.runners.runner import PipelineRunner
 
 # Runners that run the job in this machine's processes, with a GroupByKey
-# that holds its input in memory (no --runner: the FnApiRunner, see below).
-LOCAL_RUNNERS = frozenset({"DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner"})
+# that holds its input in memory (no --runner: the FnApiRunner, see below);
+# named as Beam matches --runner: case-insensitive, "Runner" optional.
+LOCAL_RUNNERS = frozenset({"direct", "switchingdirect", "bundlebaseddirect", "fnapi"})
 
 
 def is_local_runner(options: PipelineOptions) -> bool:
@@ -29,7 +30,7 @@ def is_local_runner(options: PipelineOptions) -> bool:
     if runner is None:
         return True
     name = runner if isinstance(runner, str) else type(runner).__name__
-    return name.rsplit(".", 1)[-1] in LOCAL_RUNNERS
+    return name.rsplit(".", 1)[-1].lower().removesuffix("runner") in LOCAL_RUNNERS
 
 
 def default_runner(options: PipelineOptions, streaming: bool) -> PipelineRunner | None:

@@ -136,6 +136,7 @@ def test_the_job_directory_is_removed_when_the_process_exits(tmp_path, ending):
 @pytest.mark.parametrize("flags,spills", [
     ([], True),
     (["--runner=DirectRunner"], True),
+    (["--runner=direct"], True),
     (["--runner=DataflowRunner", "--project=p", "--temp_location=gs://example-bucket/tmp"], False),
 ])
 def test_only_a_local_batch_job_spills(flags, spills):
