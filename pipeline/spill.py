@@ -57,7 +57,7 @@ _HEADER_BYTES = 4
 
 
 class SpillError(RuntimeError):
-    """A spill file that cannot be read back (truncated or damaged)."""
+    """A spill file that cannot be written (disk full) or read back (truncated)."""
 
 
 def person_hash(wire: tuple) -> int | None:
@@ -147,9 +147,14 @@ class PartitionWriter:
 def write_block(path: str, wires: list[tuple]) -> None:
     """Appends one block of requests to the spill file at `path`."""
     payload = _CODER.encode(wires)
-    with open(path, "ab") as out:
-        out.write(len(payload).to_bytes(_HEADER_BYTES, "little"))
-        out.write(payload)
+    try:
+        with open(path, "ab") as out:
+            out.write(len(payload).to_bytes(_HEADER_BYTES, "little"))
+            out.write(payload)
+    except OSError as err:  # a full disk, most likely: say where, and what to do
+        raise SpillError(
+            f"cannot write v1 requests to {os.path.dirname(path)} ({err.strerror}): point --temp_location "
+            f"at a local directory with room for about 1.3 times the input") from None
 
 
 def read_blocks(path: str) -> Iterator[list[tuple]]:

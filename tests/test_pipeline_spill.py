@@ -120,6 +120,13 @@ def test_a_truncated_spill_file_is_an_error_not_a_silent_loss(tmp_path):
         list(read_blocks(path))
 
 
+def test_a_spill_that_cannot_be_written_says_where_and_what_to_do(tmp_path):
+    writer = PartitionWriter(str(tmp_path / "gone"), partitions=1)  # a directory that does not exist
+    writer.add(single("id:a", 1.0))
+    with pytest.raises(SpillError, match="--temp_location"):
+        writer.close()
+
+
 @pytest.mark.parametrize("ending", ["return", "raise SystemExit(3)", "raise RuntimeError('boom')"])
 def test_the_job_directory_is_removed_when_the_process_exits(tmp_path, ending):
     code = ("import sys; from pipeline.spill import job_directory\n"
