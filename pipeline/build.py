@@ -4,6 +4,7 @@
          -> route by type -> map (a ParDo per type, each over whole chunks)
          -> skip what an earlier run did (batch jobs, pipeline/resume.py)
          -> v1 calls: group per person, in event-time order
+              (on the local runner through partition files on disk)
          -> v2 items: cut into /api/v2/batch requests per shard
               (batch jobs: as they stream past; streaming: per window)
          -> deliver (paced, retried)  or  write a dry run
@@ -21,12 +22,13 @@ from pipeline.batching import BatchInBundle, BatchItems
 from pipeline.dead_letter import DEAD_LETTER
 from pipeline.delivery import DeliverCalls
 from pipeline.options import JobConfig
-from pipeline.ordering import OrderPerPerson
+from pipeline.ordering import OrderPerPerson, OrderPerPersonOnDisk
 from pipeline.parse import ParseEvents
 from pipeline.resume import SkipDone
 from pipeline.routing import BATCH_ITEMS, MapEvents, RouteByType, SplitRequests
 from pipeline.sinks import WriteDeadLetters, WriteDryRun
 from pipeline.sources import ReadRawEvents, delivery_windows
+from pipeline.spill import job_directory
 from transforms import EVENT_TYPES
 
 
@@ -66,16 +68,24 @@ class PrepareCalls(beam.PTransform):
 
     A key's calls are to be sent in the order given, one at a time: a key
     is a person (v1) or a shard of people (v2).
+
+    With `spill_base` (a batch job on the local runner, see
+    JobConfig.spill_base) v1 requests are put in order through partition
+    files in a new directory under it, not a GroupByKey held in memory.
     """
 
-    def __init__(self, batch_shards: int, streaming: bool):
+    def __init__(self, batch_shards: int, streaming: bool, spill_base: str | None = None):
         super().__init__()
         self.batch_shards = batch_shards
         self.streaming = streaming
+        self.spill_base = spill_base
 
     def expand(self, requests_and_items):
         single, items = requests_and_items
-        v1_calls = single | "OrderPerPerson" >> OrderPerPerson()
+        if self.spill_base and not self.streaming:
+            v1_calls = single | "OrderPerPerson" >> OrderPerPersonOnDisk(job_directory(self.spill_base))
+        else:
+            v1_calls = single | "OrderPerPerson" >> OrderPerPerson()
         if self.streaming:
             batch_calls = items | "BatchItems" >> BatchItems(self.batch_shards)
         else:
@@ -114,7 +124,8 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
     # from Secret Manager (then each worker reads it in setup()).
     skip_done = SkipDone(config.progress_dir, config.run_id, config.restart) if config.progress_dir else None
     single, items, map_dead = parsed.events | "MapByType" >> MapByType(config.settings.without_key(), skip_done)
-    calls = (single, items) | "PrepareCalls" >> PrepareCalls(config.batch_shards, config.streaming)
+    calls = (single, items) | "PrepareCalls" >> PrepareCalls(
+        config.batch_shards, config.streaming, config.spill_base)
 
     dead = [parsed[DEAD_LETTER], *map_dead]
     if config.dry_run_output:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from apache_beam.options.pipeline_options import (
     DirectOptions,
+    GoogleCloudOptions,
     _BeamArgumentParser,
     PipelineOptions,
     StandardOptions,
@@ -22,7 +23,9 @@ from apache_beam.options.pipeline_options import (
 )
 
 from pipeline import resume, secrets
+from pipeline.runner import is_local_runner
 from pipeline.secrets import is_secret_version
+from pipeline.spill import default_base_directory
 from transforms import ColumnMapping, Settings, SettingsError, load_settings
 
 
@@ -176,6 +179,11 @@ class JobConfig:
     # Batch jobs that send: the progress record's folder (pipeline/resume.py).
     progress_dir: str | None = None
     restart: bool = False
+    # A batch job on the local runner: the directory under which v1 requests
+    # are put in order per person through files (pipeline/spill.py) rather
+    # than in memory. None: the runner's GroupByKey does it (Dataflow's is
+    # disk-backed; streaming groups per window).
+    spill_base: str | None = None
 
     @property
     def per_process_rate(self) -> float:
@@ -203,6 +211,17 @@ def _rate_limit_shares(options: PipelineOptions, explicit: int) -> int:
     if direct.direct_running_mode == "multi_processing" and direct.direct_num_workers > 1:
         return int(direct.direct_num_workers)
     return 1
+
+
+def _spill_base(options: PipelineOptions, streaming: bool) -> str | None:
+    """Where a local batch job spills (see JobConfig.spill_base): a local
+    --temp_location, else spill.default_base_directory()."""
+    if streaming or not is_local_runner(options):
+        return None
+    temp_location = options.view_as(GoogleCloudOptions).temp_location
+    if temp_location and "://" not in temp_location:
+        return temp_location
+    return default_base_directory()
 
 
 def _read_api_key(opts: CustomerIoOptions) -> str | None:
@@ -347,6 +366,7 @@ def job_config(options: PipelineOptions) -> JobConfig:
         columns=columns,
         run_id=resume.new_run_id(),
         restart=bool(opts.restart),
+        spill_base=_spill_base(options, streaming),
     )
     if not streaming and not opts.dry_run_output:
         progress_dir = opts.progress or resume.default_progress_dir(config.dead_letter, resume.job_identity(config))

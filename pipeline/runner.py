@@ -18,6 +18,20 @@ from __future__ import annotations
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.runner import PipelineRunner
 
+# Runners that run the job in this machine's processes, with a GroupByKey
+# that holds its input in memory (no --runner: the FnApiRunner, see below);
+# named as Beam matches --runner: case-insensitive, "Runner" optional.
+LOCAL_RUNNERS = frozenset({"direct", "switchingdirect", "bundlebaseddirect", "fnapi"})
+
+
+def is_local_runner(options: PipelineOptions) -> bool:
+    """Whether the job runs on this machine (no --runner, or a local one)."""
+    runner = options.view_as(StandardOptions).runner
+    if runner is None:
+        return True
+    name = runner if isinstance(runner, str) else type(runner).__name__
+    return name.rsplit(".", 1)[-1].lower().removesuffix("runner") in LOCAL_RUNNERS
+
 
 def default_runner(options: PipelineOptions, streaming: bool) -> PipelineRunner | None:
     """The FnApiRunner for a batch job that names no runner; None to let Beam choose."""

@@ -70,14 +70,15 @@ def test_each_type_is_mapped_by_its_own_step_and_failures_dead_lettered():
         )
 
 
-def test_batch_job_groups_items_per_shard_and_people_per_key():
+@pytest.mark.parametrize("on_disk", [False, True], ids=["GroupByKey", "partition files"])
+def test_batch_job_groups_items_per_shard_and_people_per_key(tmp_path, on_disk):
     items = [outbound(person=f"id:{i % 3}", ts=float(10 - i)).to_wire() for i in range(10)]
     singles = [outbound(person="id:p", ts=t, batch=False, url="http://sandbox/api/v1/customers/p",
                         method="PUT", kind="identify").to_wire() for t in (3.0, 1.0, 2.0)]
     with BeamPipeline() as p:
         v1_calls, batch_calls = (
             (p | "Singles" >> beam.Create(singles), p | "Items" >> beam.Create([items[:4], items[4:]]))
-            | PrepareCalls(batch_shards=1, streaming=False))
+            | PrepareCalls(batch_shards=1, streaming=False, spill_base=str(tmp_path) if on_disk else None))
         # The items of a batch job are cut as they come (no shuffle); each
         # request holds its items in event-time order.
         assert_that(batch_calls | "Batches" >> beam.Map(summarize), equal_to([
