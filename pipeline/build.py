@@ -123,6 +123,7 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
             max_backoff_seconds=config.max_backoff_seconds,
             threads=config.delivery_threads,
             job_id=config.job_id,
+            outage_limit_seconds=config.outage_limit_seconds,
         ))
     if config.streaming:
         dead = [pcoll | f"DeadLetterWindows{i}" >> delivery_windows(config.window_seconds)

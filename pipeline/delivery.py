@@ -28,9 +28,12 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.calls import ALL_KEYS, HttpCall
 from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
+from pipeline.outage import OutageWatch, is_outage_status, process_outage_watch, region_probe
 from pipeline.progress import Progress
 from pipeline.ratelimit import AdaptiveRateLimiter, process_limiter
-from pipeline import secrets
+from pipeline import secrets, stopping
+from pipeline.stopping import StopRequested
+from pipeline.summary import IN_PROCESS_TALLY
 from pipeline.transport import CONNECTION_ERRORS, TIMEOUT_ERRORS, TRANSPORT_ERRORS, Transport
 from transforms import Settings
 
@@ -96,7 +99,7 @@ class CallSender:
     """Sends one call with retries; usable without Beam (tests, tools)."""
 
     def __init__(self, transport: Transport, authorization: str, limiter: AdaptiveRateLimiter,
-                 policy: RetryPolicy, sleep=time.sleep):
+                 policy: RetryPolicy, sleep=stopping.sleep, outage: OutageWatch | None = None):
         self.transport = transport
         self.headers = {
             "Authorization": authorization,
@@ -106,11 +109,18 @@ class CallSender:
         self.limiter = limiter
         self.policy = policy
         self.sleep = sleep
+        # Shared by the process's senders; None: no outage handling (tools, tests).
+        self.outage = outage
         # Set by the first 401: the key is wrong or revoked, so every later
         # call would fail too. They are dead-lettered without being sent.
         self.credentials_rejected = False
 
     def send(self, call: HttpCall, outcome: _Outcome) -> None:
+        """Sends `call` until delivered or dead-lettered (into `outcome`).
+
+        Raises StopRequested when the job is stopping: the call is then
+        neither delivered nor dead-lettered, but left undone.
+        """
         counts = outcome.counts
         if self.credentials_rejected:
             counts[("cio", "unauthorized")] += len(call.events)
@@ -118,9 +128,12 @@ class CallSender:
                 outcome.dead_letters.append(dead_letter_record(
                     "deliver", "not sent: Customer.io rejected the credentials (401) earlier in this job",
                     event=event, status=401, attempts=0))
+            IN_PROCESS_TALLY.add("dead_lettered", len(call.events))
             return
+        started = time.monotonic()
         attempts = 0
         while True:
+            self._wait_for_customerio(call, counts)
             attempts += 1
             waited = self.limiter.acquire()
             if waited:
@@ -131,9 +144,12 @@ class CallSender:
                 # Counts against the budget until a second after the answer.
                 self.limiter.release()
             counts[("cio.requests", f"{call.endpoint} {status or 'no answer'}")] += 1
+            if self.outage is not None and not is_outage_status(status):
+                self.outage.succeeded()
             if status is not None and 200 <= status < 300 and status != 207:
                 self.limiter.succeeded()
                 counts[("cio", "events_delivered")] += len(call.events)
+                IN_PROCESS_TALLY.add("delivered", len(call.events))
                 return
             if status == 207 and call.batch:
                 self.limiter.succeeded()
@@ -142,6 +158,12 @@ class CallSender:
             if status is None or status in RETRYABLE:
                 if status == 429:
                     self.limiter.throttled(retry_after)
+                elif self.outage is not None and self.outage.failed(
+                        started, giving_up=attempts > self.policy.max_retries, what=text):
+                    # Customer.io is down: this call is not at fault, and its
+                    # tries so far (the outage's start) do not spend its retries.
+                    attempts = 0
+                    continue
                 if attempts <= self.policy.max_retries:
                     counts[("cio", "retries")] += 1
                     self.sleep(self.policy.delay(attempts, retry_after))
@@ -156,7 +178,22 @@ class CallSender:
                 outcome.dead_letters.append(
                     dead_letter_record("deliver", reason, event=event, status=status, attempts=attempts)
                 )
+            IN_PROCESS_TALLY.add("dead_lettered", len(call.events))
             return
+
+    def _wait_for_customerio(self, call: HttpCall, counts) -> None:
+        """Before each try: waits out an outage; raises StopRequested if the job is stopping."""
+        try:
+            if self.outage is None:
+                stopping.raise_if_stopping()
+                return
+            waited = self.outage.wait_until_up()
+        except StopRequested:
+            IN_PROCESS_TALLY.add("abandoned", len(call.events))
+            raise
+        if waited:
+            counts[("cio", "outage_waits")] += 1
+            counts[("cio", "outage_waited_ms")] += int(waited * 1000)
 
     def _attempt(self, call: HttpCall):
         """One try: (status or None, short text for errors, Retry-After)."""
@@ -201,6 +238,8 @@ class CallSender:
                 event=call.events[index], status=207, attempts=attempts,
             ))
         outcome.counts[("cio", "events_delivered")] += len(call.events) - len(failed)
+        IN_PROCESS_TALLY.add("delivered", len(call.events) - len(failed))
+        IN_PROCESS_TALLY.add("dead_lettered", len(failed))
 
 
 class DeliverCalls(beam.DoFn):
@@ -208,8 +247,11 @@ class DeliverCalls(beam.DoFn):
 
     def __init__(self, settings: Settings, rate_per_process: float, max_retries: int,
                  request_timeout: float, backoff_seconds: float, max_backoff_seconds: float,
-                 threads: int, job_id: str = "", api_key_secret: str | None = None):
+                 threads: int, job_id: str = "", api_key_secret: str | None = None,
+                 outage_limit_seconds: float | None = None):
         self.settings = settings
+        # None: wait out an outage for ever (streaming); see pipeline/outage.py.
+        self.outage_limit_seconds = outage_limit_seconds
         self.api_key_secret = api_key_secret
         self.job_id = job_id
         self.rate_per_process = rate_per_process
@@ -222,11 +264,15 @@ class DeliverCalls(beam.DoFn):
     def setup(self):
         self.transport = Transport(self.settings.base_url, self.threads, self.request_timeout)
         api_key = secrets.read_secret(self.api_key_secret) if self.api_key_secret else None
+        authorization = self.settings.authorization(api_key)
         self.sender = CallSender(
             self.transport,
-            self.settings.authorization(api_key),
+            authorization,
             process_limiter(self.rate_per_process, self.job_id),
             RetryPolicy(self.max_retries, self.backoff_seconds, self.max_backoff_seconds),
+            outage=process_outage_watch(self.job_id, lambda: OutageWatch(
+                region_probe(self.settings.base_url, authorization, self.request_timeout),
+                self.outage_limit_seconds, self.backoff_seconds, self.max_backoff_seconds)),
         )
         self.pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="cio-deliver")
         self.progress = Progress("sent", unit="calls")
@@ -244,6 +290,8 @@ class DeliverCalls(beam.DoFn):
         for call in calls:
             try:
                 self.sender.send(call, outcome)
+            except StopRequested:  # the job is stopping: this call and the rest are left undone
+                raise
             except Exception as err:  # never lose the events of a call to a bug
                 LOG.exception("unexpected error delivering a call")
                 for event in call.events:
@@ -262,6 +310,9 @@ class DeliverCalls(beam.DoFn):
 
     def process(self, element, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
         key, calls = element
+        # Once the job is stopping, failing the bundle is how the runner is
+        # made to abort the job (pipeline/main.py catches it).
+        stopping.raise_if_stopping()
         self.progress.tick(len(calls))
         if key == ALL_KEYS:
             # Anyone's requests: after everything in flight, before anything later.
@@ -286,7 +337,7 @@ class DeliverCalls(beam.DoFn):
     def teardown(self):
         pool = getattr(self, "pool", None)
         if pool is not None:
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=True, cancel_futures=stopping.stop_requested())
         transport = getattr(self, "transport", None)
         if transport is not None:
             transport.close()

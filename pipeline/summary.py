@@ -1,10 +1,66 @@
-"""The table a batch job prints when it ends, from Beam's metrics."""
+"""The table a batch job prints when it ends: from Beam's metrics, or for a stopped job from what this process counted."""
 
 from __future__ import annotations
 
 import collections
+import threading
 
 from transforms import EVENT_TYPES
+
+
+class InProcessTally:
+    """Events this process's senders finished: "delivered", "dead_lettered", "abandoned".
+
+    Beam's metrics come only with the result of a finished job, and a job
+    that is stopped (a signal, an outage) returns none; so the senders also
+    count here. Only what ran in this process: the workers of a
+    multi-process run count in their own processes.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts: collections.Counter = collections.Counter()
+
+    def add(self, what: str, n: int) -> None:
+        if n:
+            with self._lock:
+                self._counts[what] += n
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+IN_PROCESS_TALLY = InProcessTally()
+
+
+def stopped_job_counts() -> dict[str, int]:
+    """What a stopped job did: {"delivered", "dead_lettered", "abandoned"} events.
+
+    The one place that says where those figures come from. Today: the
+    senders of this process (IN_PROCESS_TALLY), so a multi-process run
+    counts only what its main process sent. A durable progress record that
+    every worker appends to (one line per finished call) is the better
+    source: point this function at it.
+    """
+    counts = IN_PROCESS_TALLY.snapshot()
+    return {what: counts.get(what, 0) for what in ("delivered", "dead_lettered", "abandoned")}
+
+
+def stopped_summary_rows(counts: dict[str, int], elapsed: float, why: str) -> list[tuple[str, str]]:
+    """(label, value) rows of the summary of a job that stopped before its end."""
+    return [
+        ("stopped", why),
+        ("events delivered", f"{counts.get('delivered', 0)}"),
+        ("dead-lettered when sending", f"{counts.get('dead_lettered', 0)}"),
+        ("stopped while being sent, left undone", f"{counts.get('abandoned', 0)}"),
+        ("every other event", "left undone"),
+        ("elapsed (s)", f"{elapsed:.1f}"),
+    ]
 
 
 def collect_counters(result) -> dict[tuple[str, str], int]:
@@ -34,6 +90,9 @@ def summary_rows(counters: dict[tuple[str, str], int], elapsed: float) -> list[t
             rows.append((f"requests {name}", f"{n}"))
     rows.append(("events delivered", f"{counters.get(('cio', 'events_delivered'), 0)}"))
     rows.append(("retries", f"{counters.get(('cio', 'retries'), 0)}"))
+    outage_ms = counters.get(("cio", "outage_waited_ms"), 0)
+    if outage_ms:
+        rows.append(("waited for Customer.io to answer again (s, summed over threads)", f"{outage_ms / 1000:.1f}"))
     rows.append(("waited for the rate limit (s, summed over threads)", f"{counters.get(('cio', 'throttled_ms'), 0) / 1000:.1f}"))
     dead = sum(n for (namespace, _), n in counters.items() if namespace == "cio.dead_letter")
     rows.append(("dead-lettered", f"{dead}"))
@@ -52,6 +111,7 @@ def summary_rows(counters: dict[tuple[str, str], int], elapsed: float) -> list[t
 
 def format_summary(rows: list[tuple[str, str]]) -> str:
     width = max(len(label) for label, _ in rows)
-    lines = ["customerio-beam summary", "-" * (width + 12)]
-    lines += [f"{label:<{width}}  {value:>10}" for label, value in rows]
+    value_width = max(10, max(len(value) for _, value in rows))
+    lines = ["customerio-beam summary", "-" * (width + 2 + value_width)]
+    lines += [f"{label:<{width}}  {value:>{value_width}}" for label, value in rows]
     return "\n".join(lines)
