@@ -130,7 +130,7 @@ class CallSender:
                     event=event, status=401, attempts=0))
             IN_PROCESS_TALLY.add("dead_lettered", len(call.events))
             return
-        started = time.monotonic()
+        failing_since = None  # when this call's first outage-like failure came
         attempts = 0
         while True:
             self._wait_for_customerio(call, counts)
@@ -158,12 +158,14 @@ class CallSender:
             if status is None or status in RETRYABLE:
                 if status == 429:
                     self.limiter.throttled(retry_after)
-                elif self.outage is not None and self.outage.failed(
-                        started, giving_up=attempts > self.policy.max_retries, what=text):
-                    # Customer.io is down: this call is not at fault, and its
-                    # tries so far (the outage's start) do not spend its retries.
-                    attempts = 0
-                    continue
+                elif self.outage is not None and is_outage_status(status):
+                    failing_since = failing_since or time.monotonic()
+                    if self.outage.failed(failing_since, giving_up=attempts > self.policy.max_retries, what=text):
+                        # Customer.io is down: this call is not at fault, and its
+                        # tries so far (the outage's start) do not spend its retries.
+                        attempts = 0
+                        failing_since = None
+                        continue
                 if attempts <= self.policy.max_retries:
                     counts[("cio", "retries")] += 1
                     self.sleep(self.policy.delay(attempts, retry_after))

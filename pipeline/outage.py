@@ -10,7 +10,7 @@ answers at all:
 
 - when failures pile up with no success (OUTAGE_FAILURES in a row and
   nothing delivered for OUTAGE_QUIET_SECONDS), or a call is about to give
-  up and nothing succeeded since its first try, the watch probes once;
+  up and nothing succeeded since its first failed try, the watch probes once;
 - if the probe fails too, Customer.io is *down*: every sender of the process
   waits (`wait_until_up`) instead of sending, the failed try does not count
   against the call's retries, and one waiting thread probes again with
@@ -104,12 +104,12 @@ class OutageWatch:
             self._failures = 0
             self._last_success = self._clock()
 
-    def failed(self, call_started: float, giving_up: bool, what: str) -> bool:
+    def failed(self, failing_since: float, giving_up: bool, what: str) -> bool:
         """A try failed with no answer, 408 or 5xx (`what` says how, for the log).
 
         Returns True when Customer.io is down: the caller waits with
         `wait_until_up()` and does not count the try against its retries.
-        `call_started` is when the call's first try began (this clock).
+        `failing_since` is when the call's first failed try ended (this clock).
         """
         with self._cond:
             self._failures += 1
@@ -117,7 +117,7 @@ class OutageWatch:
                 return True
             quiet = self._clock() - self._last_success
             suspect = ((self._failures >= OUTAGE_FAILURES and quiet >= OUTAGE_QUIET_SECONDS)
-                       or (giving_up and self._last_success <= call_started))
+                       or (giving_up and self._last_success <= failing_since))
             if not suspect:
                 return False
             if self._probing:  # someone is asking already: take their answer
