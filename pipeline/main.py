@@ -61,8 +61,9 @@ Exit status:
   4    stopped: Customer.io was down or unreachable longer than
        --outage_limit_seconds; the events not sent are left undone
   5    nothing delivered: every call to Customer.io failed (dead-lettered)
-  130  stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM; the events not
-       sent are left undone. A second signal stops at once."""
+  130  stopped by SIGINT (Ctrl-C); the events not sent are left undone
+  143  stopped by SIGTERM; the events not sent are left undone
+A first SIGINT/SIGTERM lets the calls in flight end; a second stops at once."""
 
 
 def print_help() -> None:
