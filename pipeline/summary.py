@@ -57,7 +57,7 @@ def stopped_summary_rows(counts: dict[str, int], elapsed: float, why: str) -> li
         ("stopped", why),
         ("events delivered", f"{counts.get('delivered', 0)}"),
         ("dead-lettered when sending", f"{counts.get('dead_lettered', 0)}"),
-        ("stopped while being sent, left undone", f"{counts.get('abandoned', 0)}"),
+        ("taken up but not sent, left undone", f"{counts.get('abandoned', 0)}"),
         ("every other event", "left undone"),
         ("elapsed (s)", f"{elapsed:.1f}"),
     ]

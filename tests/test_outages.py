@@ -151,3 +151,16 @@ def test_a_job_whose_every_call_failed_does_not_exit_0(tmp_path, sandbox, capsys
 
     assert "every call to Customer.io failed" in one_line(capsys.readouterr().err)
     assert len(read_dead_letters(dead_prefix)) == 5
+
+
+def test_without_a_limit_an_outage_is_waited_out_however_long():
+    """A streaming job's watch (no limit): it probes until Customer.io answers and never stops the job."""
+    from pipeline import stopping
+    from pipeline.outage import OutageWatch
+
+    stopping.reset()
+    answers = iter([False] * 6 + [True])
+    watch = OutageWatch(lambda: next(answers), None, backoff_seconds=0.01, max_backoff_seconds=0.05)
+    assert watch.failed(time.monotonic(), giving_up=True, what="connection failed"), "the probe failed: down"
+    assert watch.wait_until_up() > 0
+    assert not watch.down and not stopping.stop_requested()
