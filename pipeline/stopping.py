@@ -234,7 +234,41 @@ class SignalWatcher:
             return
         self.announce(f"second {name} received: stopped at once; calls in flight were abandoned, "
                       f"the events not delivered are left undone")
+        _kill_worker_processes()
         os._exit(128 + signum)  # at once: no cleanup that could hang
+
+
+def _kill_worker_processes() -> None:
+    """SIGKILLs this process's descendants (the local runner's worker subprocesses).
+
+    Left behind, they would lose their connection to the runner and print
+    gRPC tracebacks on the user's terminal. Linux (/proc) only; elsewhere
+    they are left to end by themselves.
+    """
+    try:
+        parents = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", "rb") as handle:
+                        # pid (comm) state ppid ...: comm may hold spaces, so split after its ")"
+                        fields = handle.read().rsplit(b")", 1)[1].split()
+                    parents[int(entry)] = int(fields[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+    except OSError:
+        return
+    found, frontier = [], [os.getpid()]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _ignore_here(_signum, _frame) -> None:

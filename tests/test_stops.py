@@ -80,18 +80,28 @@ def test_a_signal_stops_the_job_with_a_summary(tmp_path, make_sandbox, signum, m
     assert sandbox.stats()["requests"] < 1000, "the job stopped sending"
 
 
-def test_a_second_signal_stops_at_once(tmp_path, make_sandbox):
-    """Calls in flight take 3 s: the first SIGINT waits for them, the second does not."""
+@pytest.mark.parametrize("mode", [[], MULTI], ids=["one process", "multi-process"])
+def test_a_second_signal_stops_at_once(tmp_path, make_sandbox, mode):
+    """Calls in flight take 3 s: the first Ctrl-C waits for them, the second does not."""
     sandbox = make_sandbox(latency_ms=3000)
-    job = start_job(tmp_path, sandbox, "--request_timeout", "10")
+    job = start_job(tmp_path, sandbox, "--request_timeout", "10", *mode)
     wait_until_sending(sandbox, job, requests=3)
 
-    job.send_signal(signal.SIGINT)
+    os.killpg(job.pid, signal.SIGINT)
     time.sleep(0.3)
-    job.send_signal(signal.SIGINT)
+    os.killpg(job.pid, signal.SIGINT)
     _, err, took = finish(job, timeout=20)
 
     assert job.returncode == 130
     assert "second SIGINT received: stopped at once" in err
     assert took < 2.5, "the second signal did not wait for the calls in flight"
-    assert "Traceback" not in err
+    # The workers went with it, and said nothing on the way out.
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            os.killpg(job.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "a process of the job outlived it"
+        time.sleep(0.1)
+    assert "Traceback" not in err, err
