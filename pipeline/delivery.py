@@ -272,7 +272,7 @@ class DeliverCalls(beam.DoFn):
             authorization,
             process_limiter(self.rate_per_process, self.job_id),
             RetryPolicy(self.max_retries, self.backoff_seconds, self.max_backoff_seconds),
-            outage=process_outage_watch(self.job_id, lambda: OutageWatch(
+            outage=process_outage_watch(self.job_id, self.settings.base_url, lambda: OutageWatch(
                 region_probe(self.settings.base_url, authorization, self.request_timeout),
                 self.outage_limit_seconds, self.backoff_seconds, self.max_backoff_seconds)),
         )

@@ -195,18 +195,20 @@ class OutageWatch:
                         else f"the job stops at {self.limit_seconds:g} s")
 
 
-_PROCESS_WATCHES: dict[str, OutageWatch] = {}
+_PROCESS_WATCHES: dict[tuple, OutageWatch] = {}
 _PROCESS_WATCHES_LOCK = threading.Lock()
 
 
-def process_outage_watch(job_id: str, make: Callable[[], OutageWatch]) -> OutageWatch:
-    """The one watch of this process for a job (like pipeline.ratelimit.process_limiter).
+def process_outage_watch(job_id: str, base_url: str, make: Callable[[], OutageWatch]) -> OutageWatch:
+    """The one watch of this process for a job and endpoint (like pipeline.ratelimit.process_limiter).
 
     Every DoFn instance of the process shares it: when Customer.io is down,
-    all of the process's senders wait.
+    all of the process's senders wait. Keyed by the endpoint too, so that
+    jobs without an id in one process (tests, tools) never share a watch
+    that probes another endpoint.
     """
     with _PROCESS_WATCHES_LOCK:
-        watch = _PROCESS_WATCHES.get(job_id)
+        watch = _PROCESS_WATCHES.get((job_id, base_url))
         if watch is None:
-            watch = _PROCESS_WATCHES[job_id] = make()
+            watch = _PROCESS_WATCHES[(job_id, base_url)] = make()
         return watch
