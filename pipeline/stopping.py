@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -235,6 +236,9 @@ class SignalWatcher:
         self.announce(f"second {name} received: stopped at once; calls in flight were abandoned, "
                       f"the events not delivered are left undone")
         _kill_worker_processes()
+        stop_file = os.environ.get(STOP_FILE_ENV)
+        if stop_file:  # run() made its folder; os._exit skips run()'s own clean-up
+            shutil.rmtree(os.path.dirname(stop_file), ignore_errors=True)
         os._exit(128 + signum)  # at once: no cleanup that could hang
 
 
