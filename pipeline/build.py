@@ -143,6 +143,7 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
             job_id=config.job_id,
             progress_dir=config.progress_dir,
             run_id=config.run_id,
+            outage_limit_seconds=config.outage_limit_seconds,
         ))
     if config.streaming:
         dead = [pcoll | f"DeadLetterWindows{i}" >> delivery_windows(config.window_seconds)

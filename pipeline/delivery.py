@@ -28,9 +28,12 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.calls import ALL_KEYS, HttpCall
 from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
+from pipeline.outage import OutageWatch, is_outage_status, process_outage_watch, region_probe
 from pipeline.progress import Progress
 from pipeline.ratelimit import AdaptiveRateLimiter, process_limiter
-from pipeline import resume, secrets
+from pipeline import resume, secrets, stopping
+from pipeline.stopping import StopRequested
+from pipeline.summary import IN_PROCESS_TALLY
 from pipeline.transport import CONNECTION_ERRORS, TIMEOUT_ERRORS, TRANSPORT_ERRORS, Transport
 from transforms import Settings
 
@@ -110,7 +113,7 @@ class CallSender:
     """Sends one call with retries; usable without Beam (tests, tools)."""
 
     def __init__(self, transport: Transport, authorization: str, limiter: AdaptiveRateLimiter,
-                 policy: RetryPolicy, sleep=time.sleep):
+                 policy: RetryPolicy, sleep=stopping.sleep, outage: OutageWatch | None = None):
         self.transport = transport
         self.headers = {
             "Authorization": authorization,
@@ -120,11 +123,18 @@ class CallSender:
         self.limiter = limiter
         self.policy = policy
         self.sleep = sleep
+        # Shared by the process's senders; None: no outage handling (tools, tests).
+        self.outage = outage
         # Set by the first 401: the key is wrong or revoked, so every later
         # call would fail too. They are dead-lettered without being sent.
         self.credentials_rejected = False
 
     def send(self, call: HttpCall, outcome: _Outcome) -> None:
+        """Sends `call` until delivered or dead-lettered (into `outcome`).
+
+        Raises StopRequested when the job is stopping: the call is then
+        neither delivered nor dead-lettered, but left undone.
+        """
         counts = outcome.counts
         if self.credentials_rejected:
             counts[("cio", "unauthorized")] += len(call.events)
@@ -133,8 +143,10 @@ class CallSender:
                     "deliver", "not sent: Customer.io rejected the credentials (401) earlier in this job",
                     event=event, status=401, attempts=0))
             return
+        failing_since = None  # when this call's first outage-like failure came
         attempts = 0
         while True:
+            self._wait_for_customerio(call, counts)
             attempts += 1
             waited = self.limiter.acquire()
             if waited:
@@ -145,6 +157,8 @@ class CallSender:
                 # Counts against the budget until a second after the answer.
                 self.limiter.release()
             counts[("cio.requests", f"{call.endpoint} {status or 'no answer'}")] += 1
+            if self.outage is not None and not is_outage_status(status):
+                self.outage.succeeded()
             if status is not None and 200 <= status < 300 and status != 207:
                 self.limiter.succeeded()
                 counts[("cio", "events_delivered")] += len(call.events)
@@ -157,6 +171,14 @@ class CallSender:
             if status is None or status in RETRYABLE:
                 if status == 429:
                     self.limiter.throttled(retry_after)
+                elif self.outage is not None and is_outage_status(status):
+                    failing_since = failing_since or time.monotonic()
+                    if self.outage.failed(failing_since, giving_up=attempts > self.policy.max_retries, what=text):
+                        # Customer.io is down: this call is not at fault, and its
+                        # tries so far (the outage's start) do not spend its retries.
+                        attempts = 0
+                        failing_since = None
+                        continue
                 if attempts <= self.policy.max_retries:
                     counts[("cio", "retries")] += 1
                     self.sleep(self.policy.delay(attempts, retry_after))
@@ -174,6 +196,20 @@ class CallSender:
             if status is not None and status not in RETRYABLE and status != 401:
                 outcome.done(call, 0, len(call.events))  # a 4xx: sending it again would not help
             return
+
+    def _wait_for_customerio(self, call: HttpCall, counts) -> None:
+        """Before each try: waits out an outage; raises StopRequested if the job is stopping."""
+        try:
+            if self.outage is None:
+                stopping.raise_if_stopping()
+                return
+            waited = self.outage.wait_until_up()
+        except StopRequested:
+            IN_PROCESS_TALLY.add("abandoned", len(call.events))
+            raise
+        if waited:
+            counts[("cio", "outage_waits")] += 1
+            counts[("cio", "outage_waited_ms")] += int(waited * 1000)
 
     def _attempt(self, call: HttpCall):
         """One try: (status or None, short text for errors, Retry-After)."""
@@ -227,10 +263,13 @@ class DeliverCalls(beam.DoFn):
     def __init__(self, settings: Settings, rate_per_process: float, max_retries: int,
                  request_timeout: float, backoff_seconds: float, max_backoff_seconds: float,
                  threads: int, job_id: str = "", api_key_secret: str | None = None,
-                 progress_dir: str | None = None, run_id: str = ""):
+                 progress_dir: str | None = None, run_id: str = "",
+                 outage_limit_seconds: float | None = None):
         self.settings = settings
         self.progress_dir = progress_dir
         self.run_id = run_id
+        # None: wait out an outage for ever (streaming); see pipeline/outage.py.
+        self.outage_limit_seconds = outage_limit_seconds
         self.api_key_secret = api_key_secret
         self.job_id = job_id
         self.rate_per_process = rate_per_process
@@ -243,11 +282,15 @@ class DeliverCalls(beam.DoFn):
     def setup(self):
         self.transport = Transport(self.settings.base_url, self.threads, self.request_timeout)
         api_key = secrets.read_secret(self.api_key_secret) if self.api_key_secret else None
+        authorization = self.settings.authorization(api_key)
         self.sender = CallSender(
             self.transport,
-            self.settings.authorization(api_key),
+            authorization,
             process_limiter(self.rate_per_process, self.job_id),
             RetryPolicy(self.max_retries, self.backoff_seconds, self.max_backoff_seconds),
+            outage=process_outage_watch(self.job_id, self.settings.base_url, lambda: OutageWatch(
+                region_probe(self.settings.base_url, authorization, self.request_timeout),
+                self.outage_limit_seconds, self.backoff_seconds, self.max_backoff_seconds)),
         )
         self.pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="cio-deliver")
         self.progress = Progress("sent", unit="calls")
@@ -266,6 +309,8 @@ class DeliverCalls(beam.DoFn):
         for call in calls:
             try:
                 self.sender.send(call, outcome)
+            except StopRequested:  # the job is stopping: this call and the rest are left undone
+                raise
             except Exception as err:  # never lose the events of a call to a bug
                 LOG.exception("unexpected error delivering a call")
                 for event in call.events:
@@ -290,6 +335,9 @@ class DeliverCalls(beam.DoFn):
 
     def process(self, element, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
         key, calls = element
+        # Once the job is stopping, failing the bundle is how the runner is
+        # made to abort the job (pipeline/main.py catches it).
+        stopping.raise_if_stopping()
         self.progress.tick(len(calls))
         if key == ALL_KEYS:
             # Anyone's requests: after everything in flight, before anything later.
@@ -316,7 +364,7 @@ class DeliverCalls(beam.DoFn):
     def teardown(self):
         pool = getattr(self, "pool", None)
         if pool is not None:
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=True, cancel_futures=stopping.stop_requested())
         transport = getattr(self, "transport", None)
         if transport is not None:
             transport.close()

@@ -2,14 +2,17 @@
 
 Thin on purpose (like Google's Flex Template launchers): it checks the
 options, builds the pipeline with `pipeline.build`, runs it and, for a batch
-job, prints the summary table.
+job, prints the summary table and picks the exit status (EXIT_* below).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
 import sys
+import tempfile
 import time
 
 import apache_beam as beam
@@ -23,20 +26,45 @@ from pipeline.options import (
     job_config,
     unknown_flags,
 )
+from pipeline import stopping
 from pipeline.preflight import check_credentials
 from pipeline.runner import default_runner
 from pipeline.sinks import dead_letter_files, removing_new_temp_folders
-from pipeline.summary import collect_counters, format_summary, summary_rows
+from pipeline.summary import (
+    IN_PROCESS_TALLY,
+    collect_counters,
+    format_summary,
+    stopped_job_counts,
+    stopped_summary_rows,
+    summary_rows,
+)
 
 LOG = logging.getLogger("cio-pipeline")
 
 DESCRIPTION = """Delivers customer-data events (identify, track, page, screen, group, alias,
 warehouse records) from JSON-lines files or Pub/Sub to Customer.io's Track API."""
 
+# Exit statuses; EPILOG and the README list them for users.
+EXIT_OK = 0
+EXIT_SETTINGS = 2
+EXIT_CREDENTIALS_REFUSED = 3
+EXIT_OUTAGE = 4
+EXIT_NOTHING_DELIVERED = 5
+
 EPILOG = """Every Beam pipeline option works too (--runner, --streaming, --project,
 --region, --temp_location, --num_workers, --direct_num_workers, ...).
-Exit status: 0 when the job ran (dead-lettered events included), 2 for bad
-settings or credentials, 3 when Customer.io refused the credentials mid-job."""
+
+Exit status:
+  0    the job ran: every event delivered or dead-lettered (bad events included)
+  1    the job failed unexpectedly (the traceback says why)
+  2    bad settings or credentials, or Customer.io unreachable at launch
+  3    Customer.io refused the credentials (401) during the job
+  4    stopped: Customer.io was down or unreachable longer than
+       --outage_limit_seconds; the events not sent are left undone
+  5    nothing delivered: every call to Customer.io failed (dead-lettered)
+  130  stopped by SIGINT (Ctrl-C); the events not sent are left undone
+  143  stopped by SIGTERM; the events not sent are left undone
+A first SIGINT/SIGTERM lets the calls in flight end; a second stops at once."""
 
 
 def print_help() -> None:
@@ -74,10 +102,10 @@ def run(argv: list[str] | None = None) -> int:
             raise OptionsError(f"unknown option {', '.join(unknown)} (see --help)")
         config = job_config(options)
         if config.check_credentials:
-            check_credentials(config.settings)
+            check_credentials(config.settings, timeout=min(config.request_timeout, 10.0))
     except OptionsError as err:
         print(f"cio-pipeline: {err}", file=sys.stderr)
-        return 2
+        return EXIT_SETTINGS
 
     for line in output_lines(config):
         LOG.info("%s", line)
@@ -88,22 +116,82 @@ def run(argv: list[str] | None = None) -> int:
         build_pipeline(pipeline, config)
     except OSError as err:  # e.g. an --input glob that matches no file
         print(f"cio-pipeline: {err}", file=sys.stderr)
-        return 2
+        return EXIT_SETTINGS
     with removing_new_temp_folders(config):
-        result = pipeline.run()
-        result.wait_until_finish()
-    if config.streaming:
-        return 0
+        if config.streaming:
+            pipeline.run().wait_until_finish()
+            return EXIT_OK
+        return _run_batch(pipeline, config, started)
+
+
+def _say(line: str) -> None:
+    print(f"cio-pipeline: {line}", file=sys.stderr, flush=True)
+
+
+def _run_batch(pipeline: beam.Pipeline, config, started: float) -> int:
+    """Runs a batch job to its end or to a stop; prints the summary; returns the exit status."""
+    stop_dir = tempfile.mkdtemp(prefix="cio-pipeline-stop-")
+    stopping.reset(os.path.join(stop_dir, "stop"))
+    IN_PROCESS_TALLY.reset()
+    quiet = stopping.HideStopTracebacks()
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        with stopping.SignalWatcher(_say):
+            try:
+                result = pipeline.run()
+                result.wait_until_finish()
+            except Exception:
+                # The runner reports a stop as a failed bundle, wrapped in
+                # its own exception (a RuntimeError naming StopRequested
+                # from a worker process): what counts is that a stop was asked.
+                request = stopping.stop_request(look_now=True)
+                if request is None:
+                    raise
+                return _stopped(request, config, time.monotonic() - started)
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
+        stopping.reset(None)
+        shutil.rmtree(stop_dir, ignore_errors=True)
     counters = collect_counters(result)
-    print(format_summary(summary_rows(counters, time.monotonic() - started)))
-    print("\n".join(output_lines(config)))
+    print(format_summary(summary_rows(counters, time.monotonic() - started)), flush=True)
+    print("\n".join(output_lines(config)), flush=True)
+    return _finished(counters)
+
+
+def _stopped(request: stopping.StopRequest, config, elapsed: float) -> int:
+    """The summary and the one line of a job stopped before its end; returns the exit status."""
+    counts = stopped_job_counts(config)
+    why = request.signal_name or request.reason
+    print(format_summary(stopped_summary_rows(counts, elapsed, why)), flush=True)
+    print("\n".join(output_lines(config)), flush=True)
+    done = (f"{counts['delivered']} events delivered, {counts['dead_lettered']} dead-lettered when sending; "
+            f"every other event is left undone (not sent, not dead-lettered)")
+    if request.reason == stopping.OUTAGE:
+        _say(f"stopped: {request.message}; {done}: run the job again once Customer.io answers")
+        return EXIT_OUTAGE
+    _say(f"stopped by {why}: {done}")
+    return 128 + (request.signum or 0)
+
+
+def _finished(counters: dict) -> int:
+    """The one line and exit status of a batch job that ran to its end."""
     refused = counters.get(("cio", "unauthorized"), 0)
     if refused:
-        print(f"cio-pipeline: Customer.io rejected the credentials (401) during the job; {refused} events "
-              f"were dead-lettered without being sent: fix the key and feed the dead-letter files back with --input",
-              file=sys.stderr)
-        return 3
-    return 0
+        _say(f"Customer.io rejected the credentials (401) during the job; {refused} events "
+             f"were dead-lettered without being sent: fix the key and feed the dead-letter files back with --input")
+        return EXIT_CREDENTIALS_REFUSED
+    delivered = counters.get(("cio", "events_delivered"), 0)
+    failed = counters.get(("cio.dead_letter", "deliver"), 0)
+    if failed and not delivered:
+        _say(f"nothing was delivered: every call to Customer.io failed ({failed} events dead-lettered with "
+             f"Customer.io's answers; see the dead-letter files and feed them back with --input)")
+        return EXIT_NOTHING_DELIVERED
+    dead = sum(n for (namespace, _), n in counters.items() if namespace == "cio.dead_letter")
+    print(f"cio-pipeline: finished: {delivered} events delivered, {dead} dead-lettered", flush=True)
+    return EXIT_OK
 
 
 def main() -> None:

@@ -29,6 +29,10 @@ from pipeline.spill import default_base_directory
 from transforms import ColumnMapping, Settings, SettingsError, load_settings
 
 
+# A batch job waits this long for Customer.io to come back before it stops.
+DEFAULT_OUTAGE_LIMIT_SECONDS = 300.0
+
+
 class OptionsError(ValueError):
     """Bad command-line settings; ``str(err)`` is one line for the user."""
 
@@ -145,6 +149,12 @@ def add_customerio_arguments(parser) -> None:
     rate.add_argument("--batch_shards", type=int, default=8,
                       help="keys that v2 batch items are spread over, so batches are sent in parallel")
 
+    # Outages and stops (pipeline/outage.py, pipeline/stopping.py).
+    outage = parser.add_argument_group("outages")
+    outage.add_argument("--outage_limit_seconds", type=float, default=DEFAULT_OUTAGE_LIMIT_SECONDS,
+                        help="batch: stop the job (exit status 4) when Customer.io stays down or unreachable this "
+                             "long; the events not sent are left undone, not dead-lettered (streaming jobs wait)")
+
 
 @dataclass(frozen=True)
 class JobConfig:
@@ -172,6 +182,8 @@ class JobConfig:
     batch_shards: int
 
     job_id: str = ""
+    # None: a streaming job waits out an outage however long it lasts.
+    outage_limit_seconds: float | None = DEFAULT_OUTAGE_LIMIT_SECONDS
     input_format: str = "jsonl"
     columns: ColumnMapping = ColumnMapping()
     # This run's name in its output files: a UTC time stamp and a random part.
@@ -304,7 +316,7 @@ def job_config(options: PipelineOptions) -> JobConfig:
         problems.append("--progress and --restart apply to batch jobs (--input): Pub/Sub keeps a streaming job's place")
     if opts.dead_letter and opts.dead_letter_topic:
         problems.append("give only one of --dead_letter, --dead_letter_topic")
-    for name in ("rate_limit", "request_timeout", "window_seconds"):
+    for name in ("rate_limit", "request_timeout", "window_seconds", "outage_limit_seconds"):
         if getattr(opts, name) <= 0:
             problems.append(f"--{name} must be greater than 0")
     for name in ("max_retries", "backoff_seconds", "max_backoff_seconds"):
@@ -362,6 +374,7 @@ def job_config(options: PipelineOptions) -> JobConfig:
         window_seconds=opts.window_seconds,
         batch_shards=opts.batch_shards,
         job_id=uuid.uuid4().hex,
+        outage_limit_seconds=None if streaming else opts.outage_limit_seconds,
         input_format=(opts.input_format or "jsonl").strip().lower(),
         columns=columns,
         run_id=resume.new_run_id(),

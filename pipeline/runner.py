@@ -11,6 +11,11 @@ So a local batch job without --runner goes straight to the FnApiRunner,
 built the way DirectRunner builds it (its --direct_num_workers and
 --direct_running_mode work as with DirectRunner). Streaming jobs, and any
 job that names a runner (--runner=DirectRunner included), are left to Beam.
+
+Its worker subprocesses (--direct_running_mode=multi_processing) ignore
+SIGINT: Ctrl-C in a terminal reaches the whole process group, and a worker
+killed by it takes the job down with tracebacks and can leave the runner
+waiting for ever. The main process stops the job instead (pipeline/stopping.py).
 """
 
 from __future__ import annotations
@@ -33,6 +38,21 @@ def is_local_runner(options: PipelineOptions) -> bool:
     return name.rsplit(".", 1)[-1].lower().removesuffix("runner") in LOCAL_RUNNERS
 
 
+def _workers_ignore_sigint(pipeline_proto) -> None:
+    """Makes the worker subprocesses of `pipeline_proto` start with SIGINT ignored.
+
+    Beam starts them with ``sh -c <command>``; an ignored signal stays
+    ignored through exec, and Python then installs no KeyboardInterrupt.
+    """
+    from apache_beam.portability import python_urns
+
+    for environment in pipeline_proto.components.environments.values():
+        if environment.urn == python_urns.SUBPROCESS_SDK:
+            command = environment.payload.decode("utf-8")
+            if not command.startswith("trap "):
+                environment.payload = ("trap '' INT; exec " + command).encode("utf-8")
+
+
 def default_runner(options: PipelineOptions, streaming: bool) -> PipelineRunner | None:
     """The FnApiRunner for a batch job that names no runner; None to let Beam choose."""
     if streaming or options.view_as(StandardOptions).runner is not None:
@@ -44,6 +64,11 @@ def default_runner(options: PipelineOptions, streaming: bool) -> PipelineRunner 
     from apache_beam.runners.portability.fn_api_runner import fn_runner
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
+    class FnApiRunner(fn_runner.FnApiRunner):
+        def run_via_runner_api(self, pipeline_proto, options):
+            _workers_ignore_sigint(pipeline_proto)
+            return super().run_via_runner_api(pipeline_proto, options)
+
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
     info = fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
-    return fn_runner.FnApiRunner(provision_info=info)
+    return FnApiRunner(provision_info=info)

@@ -26,7 +26,7 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline.append_files import AppendFile
+from pipeline.append_files import AppendFile, read_all
 
 LOG = logging.getLogger("cio-pipeline")
 
@@ -72,6 +72,19 @@ class WriteJsonLines(beam.PTransform):
 def dead_letter_files(prefix: str, run_id: str) -> str:
     """The glob of one run's dead-letter files."""
     return f"{prefix}-{run_id}-*.jsonl"
+
+
+def count_dead_letters(pattern: str, stage: str) -> int:
+    """How many records of `stage` the dead-letter files matching `pattern` hold
+    (a stopped job's summary: they are written as they come)."""
+    n = 0
+    for _, data in read_all(pattern):
+        for line in data.splitlines():
+            try:
+                n += orjson.loads(line).get("stage") == stage
+            except orjson.JSONDecodeError:  # a line torn by a kill
+                continue
+    return n
 
 
 class _AppendDeadLetters(beam.DoFn):

@@ -1,10 +1,74 @@
-"""The table a batch job prints when it ends, from Beam's metrics."""
+"""The table a batch job prints when it ends: from Beam's metrics, or for a stopped job from what this process counted."""
 
 from __future__ import annotations
 
 import collections
+import threading
+
+from pipeline import resume
+from pipeline.sinks import count_dead_letters, dead_letter_files
 
 from transforms import EVENT_TYPES
+
+
+class InProcessTally:
+    """Events this process's senders took up but did not send when the job stopped ("abandoned").
+
+    Beam's metrics come only with the result of a finished job, and a job
+    that is stopped (a signal, an outage) returns none; so the senders count
+    here. Only what ran in this process: the workers of a multi-process run
+    count in their own processes.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts: collections.Counter = collections.Counter()
+
+    def add(self, what: str, n: int) -> None:
+        if n:
+            with self._lock:
+                self._counts[what] += n
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+IN_PROCESS_TALLY = InProcessTally()
+
+
+def stopped_job_counts(config) -> dict[str, int]:
+    """What a stopped job did: {"delivered", "dead_lettered", "abandoned"} events.
+
+    Beam's metrics are gone with a stopped job, so the figures come from
+    what every worker process wrote as it went: delivered events from the
+    progress record's journals of this run (pipeline/resume.py), events
+    dead-lettered when sending from this run's dead-letter files. Calls taken
+    up but not sent are known only to the senders of this process.
+    """
+    abandoned = IN_PROCESS_TALLY.snapshot().get("abandoned", 0)
+    delivered = dead = 0
+    if config.progress_dir:
+        delivered = resume.run_totals(config.progress_dir, config.run_id)["delivered"]
+    if config.dead_letter:
+        dead = count_dead_letters(dead_letter_files(config.dead_letter, config.run_id), stage="deliver")
+    return {"delivered": delivered, "dead_lettered": dead, "abandoned": abandoned}
+
+
+def stopped_summary_rows(counts: dict[str, int], elapsed: float, why: str) -> list[tuple[str, str]]:
+    """(label, value) rows of the summary of a job that stopped before its end."""
+    return [
+        ("stopped", why),
+        ("events delivered", f"{counts.get('delivered', 0)}"),
+        ("dead-lettered when sending", f"{counts.get('dead_lettered', 0)}"),
+        ("taken up but not sent, left undone", f"{counts.get('abandoned', 0)}"),
+        ("every other event", "left undone"),
+        ("elapsed (s)", f"{elapsed:.1f}"),
+    ]
 
 
 def collect_counters(result) -> dict[tuple[str, str], int]:
@@ -37,6 +101,9 @@ def summary_rows(counters: dict[tuple[str, str], int], elapsed: float) -> list[t
             rows.append((f"requests {name}", f"{n}"))
     rows.append(("events delivered", f"{counters.get(('cio', 'events_delivered'), 0)}"))
     rows.append(("retries", f"{counters.get(('cio', 'retries'), 0)}"))
+    outage_ms = counters.get(("cio", "outage_waited_ms"), 0)
+    if outage_ms:
+        rows.append(("waited for Customer.io to answer again (s, summed over threads)", f"{outage_ms / 1000:.1f}"))
     rows.append(("waited for the rate limit (s, summed over threads)", f"{counters.get(('cio', 'throttled_ms'), 0) / 1000:.1f}"))
     dead = sum(n for (namespace, _), n in counters.items() if namespace == "cio.dead_letter")
     rows.append(("dead-lettered", f"{dead}"))
@@ -55,6 +122,7 @@ def summary_rows(counters: dict[tuple[str, str], int], elapsed: float) -> list[t
 
 def format_summary(rows: list[tuple[str, str]]) -> str:
     width = max(len(label) for label, _ in rows)
-    lines = ["customerio-beam summary", "-" * (width + 12)]
-    lines += [f"{label:<{width}}  {value:>10}" for label, value in rows]
+    value_width = max(10, max(len(value) for _, value in rows))
+    lines = ["customerio-beam summary", "-" * (width + 2 + value_width)]
+    lines += [f"{label:<{width}}  {value:>{value_width}}" for label, value in rows]
     return "\n".join(lines)

@@ -109,3 +109,20 @@ def test_cli_input_that_matches_no_file_is_one_line(capsys, tmp_path):
                 "--skip_credentials_check"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("cio-pipeline: No files found") and len(err.splitlines()) == 1
+
+
+def test_the_outage_limit_applies_to_batch_jobs_only():
+    assert config(BASE).outage_limit_seconds == 300
+    assert config(BASE + ["--outage_limit_seconds", "2.5"]).outage_limit_seconds == 2.5
+    streaming = config(["--subscription", "projects/p/subscriptions/s", "--site_id", "s", "--api_key", "k",
+                        "--outage_limit_seconds", "2.5"])
+    assert streaming.outage_limit_seconds is None, "a streaming job waits out an outage"
+    with pytest.raises(OptionsError, match="--outage_limit_seconds must be greater than 0"):
+        config(BASE + ["--outage_limit_seconds", "0"])
+
+
+def test_help_lists_every_exit_status(capsys):
+    assert run(["--help"]) == 0
+    out = capsys.readouterr().out
+    for status in ("0", "1", "2", "3", "4", "5", "130", "143"):
+        assert f"\n  {status} " in out, f"exit status {status} is missing from --help"

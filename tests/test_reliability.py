@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import random
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -122,3 +123,65 @@ def test_shuffled_backfill_is_sent_in_event_time_order_one_at_a_time(tmp_path, m
         kinds = [kind for kind, _ in sent]
         assert kinds.index("merge") > kinds.index("identify"), f"{person} was merged before being identified"
         assert len(sent) == 8
+
+
+class _AnswersOnce:
+    """A real HTTP server: the first request gets `status` with Retry-After, the next ones 200."""
+
+    def __init__(self, status: int, retry_after: str):
+        import http.server
+
+        answers = [(status, retry_after)]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - stdlib name
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                code, after = answers.pop() if answers else (200, None)
+                self.send_response(code)
+                if after is not None:
+                    self.send_header("Retry-After", after)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("status,retry_after,expected", [
+    (503, "2", 2.0),
+    (408, "3", 3.0),
+    (502, "2", 2.0),
+    (500, "120", 5.0),  # no longer than the backoff cap
+])
+def test_a_retryable_answer_with_retry_after_waits_at_least_that_long(status, retry_after, expected):
+    """Pins that the sender passes Retry-After on for 408 and 5xx, not only for a 429."""
+    from pipeline.calls import HttpCall
+    from pipeline.delivery import CallSender, RetryPolicy, _Outcome
+    from pipeline.ratelimit import AdaptiveRateLimiter
+    from pipeline.transport import Transport
+
+    slept = []
+    with _AnswersOnce(status, retry_after) as server:
+        transport = Transport(server.url, 1, 5.0)
+        # The backoff alone would wait at most 1 ms: any longer wait is Retry-After's.
+        sender = CallSender(transport, "Basic x", AdaptiveRateLimiter(100), RetryPolicy(3, 0.001, 5.0),
+                            sleep=slept.append)
+        outcome = _Outcome()
+        sender.send(HttpCall("POST", server.url + "/api/v1/events", b"{}", "POST /api/v1/events", [b"{}"],
+                             batch=False), outcome)
+        transport.close()
+    assert outcome.dead_letters == [] and outcome.counts[("cio", "events_delivered")] == 1
+    assert slept == [pytest.approx(expected)]

@@ -205,12 +205,14 @@ def test_a_permanent_failure_is_done_and_a_transient_one_is_not(tmp_path, make_s
     source = write_input(tmp_path / "events.jsonl", events)
     progress = tmp_path / "progress"
 
-    # Every call answered 500, no retries: dead-lettered, but not done.
+    # Every call answered 500 (an outage, pipeline/outage.py): the job stops,
+    # nothing is dead-lettered for it and nothing is done.
     failing = make_sandbox(error_rate=1.0)
-    assert run(_in_process_argv(failing, source, "--max_retries", "0", "--progress", str(progress))) == 0
+    assert run(_in_process_argv(failing, source, "--max_retries", "0", "--outage_limit_seconds", "1",
+                                "--progress", str(progress))) == 4
     first = _run_id(capsys.readouterr().out)
     assert run_totals(str(progress), first) == {"delivered": 0, "dead_lettered": 0, "calls": 0}
-    assert len(glob.glob(f"out/dead_letter/events-{first}-*.jsonl")) >= 1
+    assert glob.glob(f"out/dead_letter/events-{first}-*.jsonl") == []
 
     # The same record against a working Customer.io: everything is sent.
     healthy = make_sandbox()
