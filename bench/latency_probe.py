@@ -1,0 +1,77 @@
+"""Delivery against a distant Customer.io: one job into a sandbox that answers late.
+
+The sandbox runs in its own process with `--latency_ms` (the round trip
+from a cloud region to Customer.io is ~30-150 ms) and, if asked, its own
+rate limit; the job runs in a fresh process (bench/measure_job.py) with
+the given flags. Prints one JSON line: requests/s over the sending period
+and as a share of the budget, the sandbox's busiest second, the share of
+requests answered 429, events/s, and the job's CPU per request.
+
+    python -m bench.latency_probe --latency_ms 100 --rate_limit 100 --events 2000 \\
+        [--workers 2] [--server_limit 1000] [--api_version v2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import orjson
+
+from bench.generate_events import generate_events
+from cio_sandbox.process import SandboxProcess
+
+SITE, KEY = "probe-site", "probe-key"
+
+
+def probe(latency_ms: float, rate_limit: float, events: int, workers: int = 1, server_limit: float = 0,
+          api_version: str = "v1", extra: tuple = ()) -> dict:
+    with tempfile.TemporaryDirectory(prefix="latency-probe-") as work, \
+            SandboxProcess(site_id=SITE, api_key=KEY, latency_ms=latency_ms, rate_limit=server_limit) as sandbox:
+        source = Path(work) / "events.jsonl"
+        with open(source, "wb") as out:
+            for event in generate_events(events, seed=7):
+                out.write(orjson.dumps(event) + b"\n")
+        argv = ["--input", str(source), "--site_id", SITE, "--api_key", KEY, "--endpoint", sandbox.url,
+                "--dead_letter", str(Path(work) / "dead" / "events"), "--api_version", api_version,
+                "--rate_limit", str(rate_limit), "--skip_credentials_check", *extra]
+        if workers > 1:
+            argv += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+        done = subprocess.run([sys.executable, "-m", "bench.measure_job", *argv],
+                              capture_output=True, text=True, check=False)
+        job = orjson.loads(done.stdout.strip().splitlines()[-1])
+        stats = sandbox.stats()
+    requests = stats["requests"]
+    throttled = stats["by_status"].get("429", 0)
+    span = max(stats["last_request_at"] - stats["first_request_at"], 1e-9)
+    return {
+        "api_version": api_version, "latency_ms": latency_ms, "rate_limit": rate_limit, "workers": workers,
+        "server_limit": server_limit, "events": events, "status": job["status"],
+        "requests": requests, "seconds": round(span, 1), "requests_per_s": round(requests / span, 1),
+        "of_budget": round(requests / span / rate_limit, 3),
+        "max_requests_1s": stats["max_requests_1s"],
+        "answered_429": round(throttled / max(requests, 1), 4),
+        "events_delivered": job["events_delivered"],
+        "events_per_s": round(job["events_delivered"] / span, 1),
+        "cpu_ms_per_request": round(1000 * job["cpu_seconds"] / max(requests, 1), 3),
+    }
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--latency_ms", type=float, default=100)
+    p.add_argument("--rate_limit", type=float, default=100)
+    p.add_argument("--events", type=int, default=2000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--server_limit", type=float, default=0, help="the sandbox's own rate limit (0: none)")
+    p.add_argument("--api_version", default="v1")
+    args, extra = p.parse_known_args(argv)
+    print(orjson.dumps(probe(args.latency_ms, args.rate_limit, args.events, args.workers, args.server_limit,
+                             args.api_version, tuple(extra))).decode(), flush=True)
+
+
+if __name__ == "__main__":
+    main()
