@@ -4,8 +4,9 @@ The sandbox runs in its own process with `--latency_ms` (the round trip
 from a cloud region to Customer.io is ~30-150 ms) and, if asked, its own
 rate limit; the job runs in a fresh process (bench/measure_job.py) with
 the given flags. Prints one JSON line: requests/s over the sending period
-and as a share of the budget, the sandbox's busiest second, the share of
-requests answered 429, events/s, and the job's CPU per request.
+and as a share of the budget (also over the steady part, between 10% and
+90% of the requests), the sandbox's busiest second, the share of requests
+answered 429, events/s, and the job's CPU per request.
 
     python -m bench.latency_probe --latency_ms 100 --rate_limit 100 --events 2000 \\
         [--workers 2] [--server_limit 1000] [--api_version v2]
@@ -17,6 +18,8 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -40,8 +43,13 @@ def probe(latency_ms: float, rate_limit: float, events: int, workers: int = 1, s
                 "--rate_limit", str(rate_limit), "--skip_credentials_check", *extra]
         if workers > 1:
             argv += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+        samples, stop = [], threading.Event()
+        watcher = threading.Thread(target=_watch, args=(sandbox, samples, stop), daemon=True)
+        watcher.start()
         done = subprocess.run([sys.executable, "-m", "bench.measure_job", *argv],
                               capture_output=True, text=True, check=False)
+        stop.set()
+        watcher.join()
         job = orjson.loads(done.stdout.strip().splitlines()[-1])
         stats = sandbox.stats()
     requests = stats["requests"]
@@ -52,12 +60,45 @@ def probe(latency_ms: float, rate_limit: float, events: int, workers: int = 1, s
         "server_limit": server_limit, "events": events, "status": job["status"],
         "requests": requests, "seconds": round(span, 1), "requests_per_s": round(requests / span, 1),
         "of_budget": round(requests / span / rate_limit, 3),
+        "steady_of_budget": round(_steady_rate(samples, requests) / rate_limit, 3),
         "max_requests_1s": stats["max_requests_1s"],
         "answered_429": round(throttled / max(requests, 1), 4),
         "events_delivered": job["events_delivered"],
         "events_per_s": round(job["events_delivered"] / span, 1),
         "cpu_ms_per_request": round(1000 * job["cpu_seconds"] / max(requests, 1), 3),
+        "per_second": _per_second(samples),
     }
+
+
+def _watch(sandbox, samples: list, stop: threading.Event) -> None:
+    """(time, requests so far) every quarter second, for the steady rate."""
+    while not stop.wait(0.25):
+        samples.append((time.monotonic(), sandbox.stats()["requests"]))
+
+
+def _per_second(samples: list) -> list:
+    """Requests that arrived in each second of the run (from the samples)."""
+    if not samples:
+        return []
+    start, counts, last = samples[0][0], [], 0
+    for when, total in samples:
+        second = int(when - start)
+        while len(counts) <= second:
+            counts.append(0)
+        counts[second] += total - last
+        last = total
+    return counts
+
+
+def _steady_rate(samples: list, total: int) -> float:
+    """Requests/s between the moments 10% and 90% of them had arrived: the
+    rate without the start (workers starting) and the tail (the last
+    process finishing its part alone)."""
+    low = next((s for s in samples if s[1] >= 0.1 * total), None)
+    high = next((s for s in samples if s[1] >= 0.9 * total), None)
+    if low is None or high is None or high[0] <= low[0]:
+        return 0.0
+    return (high[1] - low[1]) / (high[0] - low[0])
 
 
 def main(argv=None) -> None:
