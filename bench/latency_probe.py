@@ -65,6 +65,8 @@ def probe(latency_ms: float, rate_limit: float, events: int, workers: int = 1, s
         "answered_429": round(throttled / max(requests, 1), 4),
         "events_delivered": job["events_delivered"],
         "events_per_s": round(job["events_delivered"] / span, 1),
+        "job_seconds": round(job["elapsed"], 1),
+        "events_per_job_s": round(job["events_delivered"] / job["elapsed"], 1),
         "cpu_ms_per_request": round(1000 * job["cpu_seconds"] / max(requests, 1), 3),
         "per_second": _per_second(samples),
     }

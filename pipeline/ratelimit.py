@@ -20,7 +20,8 @@ The guarantee. Let request i be released at r_i, arrive at s_i = r_i + u_i
 and be answered at a_i = s_i + v_i (u: the trip there, v: the trip back,
 both including the client's own delays). An answered request counts on
 [r_i, a_i + 1 - c_i), with the credit c_i = half the shortest round trip
-(a - r) this limiter had measured when i was answered; a try with no
+(a - r) this limiter had measured when i was answered, less 5 ms (never
+below 0); a try with no
 answer (timeout, dropped connection, error) counts on [r_i, f_i + 1), f_i
 being when it failed, and gets no credit. Then no one-second window at the
 server, [s, s+1), holds more than `rate` arrivals, provided that
@@ -31,7 +32,11 @@ that is: one request's trip there plus another's trip back is never
 shorter than half the quickest round trip measured so far. It holds, for
 instance, whenever the legs vary by less than their minimum (every trip
 there within [U, 2U] and every trip back within [V, 2V]: then every round
-trip is at most 2(U + V), so every credit is at most U + V).
+trip is at most 2(U + V), so every credit is at most U + V). The 5 ms
+keep it when the two ends' own delays (a thread waiting for a CPU before
+it sends, or after its answer came) lengthen even the quickest round trip
+by up to 10 ms beyond that: on a local network, where the legs are a
+fraction of a millisecond, the credit is then 0.
 
 Proof. Suppose [s, s+1) held rate+1 arrivals, and let t be the latest of
 their releases: r_t = s_t - u_t < s + 1 - u_t. Every other one, j, was
@@ -43,9 +48,10 @@ bound degrades by the excess only: a window of 1 - e seconds, e being the
 largest c_j - (u_t + v_j), still holds at most `rate`.
 
 The price is the round trip less the credit: each request holds its place
-for 1 + d - d/2 seconds with a round trip of d, so with enough senders the
-limiter sends rate/(1 + d/2) per second (~95% at a 100 ms round trip, ~89%
-at 250 ms, still cheaper than the halved rate a 429 brings). A larger
+for 1 + d/2 seconds (plus the 5 ms) with a round trip of d, so with enough
+senders the limiter sends rate/(1 + d/2) per second (~95% at a 100 ms
+round trip, ~89% at 250 ms, still cheaper than the halved rate a 429
+brings). A larger
 credit (up to U + V, e.g. the whole shortest round trip) would be safe only
 if the shortest trip there and the shortest trip back happened to coincide
 in one request; half of R needs no such luck.
@@ -60,9 +66,13 @@ import time
 # Customer.io's budget is per second; see the module docstring for why no
 # margin for late arrivals is needed.
 WINDOW_SECONDS = 1.0
-# The credit is this share of the shortest round trip measured (see the
-# module docstring: half of it needs no luck in how the legs combine).
+# The credit is this share of the shortest round trip measured, less a
+# margin (see the module docstring: half of it needs no luck in how the legs
+# combine; the margin covers either end's own scheduling delays, which
+# lengthen even the quickest round trip on a busy host and matter most when
+# the network's part is small).
 CREDIT_SHARE = 0.5
+CREDIT_MARGIN_SECONDS = 0.005
 # How long to wait before looking again when every counted request is still
 # in flight (none of them will stop counting before it is answered).
 IN_FLIGHT_POLL_SECONDS = 0.005
@@ -140,7 +150,9 @@ class AdaptiveRateLimiter:
     def credit(self) -> float:
         """Seconds an answered request stops counting early (see the module docstring)."""
         shortest = self._shortest_round_trip
-        return 0.0 if shortest is None else min(CREDIT_SHARE * shortest, WINDOW_SECONDS)
+        if shortest is None:
+            return 0.0
+        return min(max(0.0, CREDIT_SHARE * shortest - CREDIT_MARGIN_SECONDS), WINDOW_SECONDS)
 
     @property
     def round_trip(self) -> float | None:
