@@ -47,7 +47,7 @@ class SendingGate:
             raise ValueError("cap must be at least 1")
         self.limiter = limiter
         self.cap = cap
-        self.pool = concurrent.futures.ThreadPoolExecutor(cap, thread_name_prefix="cio-deliver")
+        self.pool = _process_pool(cap)
         self._running = 0
         self._changed = threading.Condition()
 
@@ -87,8 +87,20 @@ class SendingGate:
             self._changed.notify()
 
 
+_PROCESS_POOLS: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
+_PROCESS_POOLS_LOCK = threading.Lock()
 _PROCESS_GATES: dict[tuple[int, int], SendingGate] = {}
 _PROCESS_GATES_LOCK = threading.Lock()
+
+
+def _process_pool(cap: int) -> concurrent.futures.ThreadPoolExecutor:
+    """One pool per cap, kept for the process's life: its idle threads serve
+    the next job in the process (tests, notebooks) instead of piling up."""
+    with _PROCESS_POOLS_LOCK:
+        pool = _PROCESS_POOLS.get(cap)
+        if pool is None:
+            pool = _PROCESS_POOLS[cap] = concurrent.futures.ThreadPoolExecutor(cap, thread_name_prefix="cio-deliver")
+        return pool
 
 
 def process_gate(limiter: AdaptiveRateLimiter, cap: int) -> SendingGate:
