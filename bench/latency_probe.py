@@ -10,11 +10,18 @@ answered 429, events/s, and the job's CPU per request.
 
     python -m bench.latency_probe --latency_ms 100 --rate_limit 100 --events 2000 \\
         [--workers 2] [--server_limit 1000] [--api_version v2]
+
+With --delivery_only it measures delivery without the pipeline: `--events`
+calls sent by CallSender through the process's gate (pipeline/in_flight.py,
+at most --max_in_flight), with the CPU and context switches per request of
+this process, to see what the number in flight costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import resource
 import subprocess
 import sys
 import tempfile
@@ -103,6 +110,42 @@ def _steady_rate(samples: list, total: int) -> float:
     return (high[1] - low[1]) / (high[0] - low[0])
 
 
+def delivery_only(latency_ms: float, rate_limit: float, calls: int, max_in_flight: int) -> dict:
+    from pipeline.calls import HttpCall
+    from pipeline.delivery import CallSender, RetryPolicy, _Outcome
+    from pipeline.in_flight import SendingGate
+    from pipeline.ratelimit import AdaptiveRateLimiter
+    from pipeline.transport import Transport
+
+    def usage():
+        u = resource.getrusage(resource.RUSAGE_SELF)
+        return u.ru_utime + u.ru_stime, u.ru_nvcsw + u.ru_nivcsw
+
+    with SandboxProcess(site_id=SITE, api_key=KEY, latency_ms=latency_ms) as sandbox:
+        auth = "Basic " + base64.b64encode(f"{SITE}:{KEY}".encode()).decode()
+        limiter = AdaptiveRateLimiter(rate_limit)
+        sender = CallSender(Transport(sandbox.url, max_in_flight, 10), auth, limiter, RetryPolicy(0, 0.01, 0.05))
+        gate = SendingGate(limiter, max_in_flight)
+        work = [HttpCall("PUT", f"{sandbox.url}/api/v1/customers/p{n}", orjson.dumps({"n": n}),
+                         "PUT /api/v1/customers/{id}", [b"{}"], False) for n in range(calls)]
+        peak = [0]
+
+        def send(call):
+            peak[0] = max(peak[0], limiter.in_flight)
+            sender.send(call, _Outcome())
+
+        (cpu0, switches0), started = usage(), time.monotonic()
+        for future in [gate.submit(send, call) for call in work]:
+            future.result()
+        (cpu1, switches1), took = usage(), time.monotonic() - started
+        stats = sandbox.stats()
+    return {"latency_ms": latency_ms, "rate_limit": rate_limit, "max_in_flight": max_in_flight,
+            "requests": stats["requests"], "requests_per_s": round(stats["requests"] / took),
+            "peak_in_flight": peak[0], "max_requests_1s": stats["max_requests_1s"],
+            "cpu_us_per_request": round(1e6 * (cpu1 - cpu0) / calls),
+            "context_switches_per_request": round((switches1 - switches0) / calls, 1)}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--latency_ms", type=float, default=100)
@@ -111,7 +154,13 @@ def main(argv=None) -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--server_limit", type=float, default=0, help="the sandbox's own rate limit (0: none)")
     p.add_argument("--api_version", default="v1")
+    p.add_argument("--delivery_only", action="store_true", help="delivery alone, see the module docstring")
+    p.add_argument("--max_in_flight", type=int, default=512, help="with --delivery_only: the gate's cap")
     args, extra = p.parse_known_args(argv)
+    if args.delivery_only:
+        print(orjson.dumps(delivery_only(args.latency_ms, args.rate_limit, args.events,
+                                         args.max_in_flight)).decode(), flush=True)
+        return
     print(orjson.dumps(probe(args.latency_ms, args.rate_limit, args.events, args.workers, args.server_limit,
                              args.api_version, tuple(extra))).decode(), flush=True)
 

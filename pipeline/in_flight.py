@@ -16,8 +16,9 @@ average of every try (pipeline/ratelimit.py), so the target follows both.
 It is per process, like the limiter: a worker runs one DoFn instance per
 concurrent bundle, and all of them share one thread pool and one target.
 The pool's threads block on their socket while a request is in flight, so
-an idle sender costs no CPU; the limiter lets one waiter at a time watch
-its count, so waiting senders do not either.
+the number in flight costs no CPU per request; senders waiting for the
+budget cost a little (the limiter lets one waiter at a time watch its
+count), which is why the headroom is modest (docs/delivery.md).
 """
 
 from __future__ import annotations
