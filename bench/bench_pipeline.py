@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
             v1_source = write_events(work / f"v1-{count}.jsonl", count, seed=3)
             result, stats = delivery_job(sandbox, v1_source, work / "dead" / f"v1-{rate}",
                                          "--rate_limit", str(rate), "--api_version", "v1",
-                                         "--delivery_threads", "32", "--skip_credentials_check")
+                                         "--skip_credentials_check")
             span = max(stats["last_request_at"] - stats["first_request_at"], 1e-9)
             achieved = stats["requests"] / span
             rows.append((f"4. v1 delivery, --rate_limit {rate}",

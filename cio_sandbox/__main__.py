@@ -29,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Basic-auth user expected on every call (default $CIO_SITE_ID or demo-site)")
     p.add_argument("--api_key", default=os.environ.get("CIO_API_KEY", DEMO_API_KEY),
                    help="Basic-auth password expected on every call (default $CIO_API_KEY or demo-key)")
-    p.add_argument("--rate_limit", type=float, default=0,
-                   help="requests/second admitted (sliding 1 s window); more get 429 + Retry-After; 0 = unlimited")
+    p.add_argument("--rate_limit", type=float, default=100,
+                   help="requests/second admitted (sliding 1 s window); more get 429 + Retry-After; 0 = unlimited "
+                        "(default 100, Customer.io's fair-use limit per workspace)")
     p.add_argument("--error_rate", type=float, default=0, help="fraction of API requests answered 500")
     p.add_argument("--throttle_rate", type=float, default=0,
                    help="fraction of API requests answered 429 with Retry-After = --retry_after")

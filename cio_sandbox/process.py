@@ -20,9 +20,15 @@ import requests
 
 
 class SandboxProcess:
-    """`python -m cio_sandbox` started with keyword flags (accepted records not kept)."""
+    """`python -m cio_sandbox` started with keyword flags (accepted records not kept).
+
+    Its defaults are SandboxConfig's, as for a sandbox in the caller's
+    process: no rate limit unless `rate_limit` is given (the command line's
+    default is Customer.io's 100/s).
+    """
 
     def __init__(self, **flags):
+        flags.setdefault("rate_limit", 0)
         self._dir = tempfile.TemporaryDirectory(prefix="cio-sandbox-")
         ready = Path(self._dir.name) / "url"
         argv = [sys.executable, "-m", "cio_sandbox", "--no_memory", "--ready_file", str(ready)]

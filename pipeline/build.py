@@ -139,7 +139,7 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
             request_timeout=config.request_timeout,
             backoff_seconds=config.backoff_seconds,
             max_backoff_seconds=config.max_backoff_seconds,
-            threads=config.delivery_threads,
+            max_in_flight=config.max_in_flight,
             job_id=config.job_id,
             progress_dir=config.progress_dir,
             run_id=config.run_id,

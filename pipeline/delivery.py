@@ -1,11 +1,13 @@
 """Sends HTTP calls to Customer.io: paced, retried, and nothing lost.
 
 `DeliverCalls` receives ``(key, [HttpCall, ...])``: the calls of one person
-(v1) or of one shard's batches (v2), already in send order. Each group is
-sent by one task of a thread pool, call after call, and a group waits for
-the group of the same key before it; so one person's requests are never
-concurrent while many people are served at once. Every call ends
-delivered or dead-lettered (with Customer.io's status and answer).
+(v1) or of one shard's batches (v2), already in send order. Each key has a
+lane: one task of the process's thread pool that sends the key's groups
+call after call, in the order they came; so one person's requests are never
+concurrent while many people are served at once. How many lanes run at
+once follows the measured round trip and the process's rate
+(pipeline/in_flight.py). Every call ends delivered or dead-lettered (with
+Customer.io's status and answer).
 
 A DoFn of our own rather than Beam's RequestResponseIO: that one has no
 dead-letter output in Python, a fixed retry policy, and fails the pipeline
@@ -15,10 +17,10 @@ on a 400 (see BEAM-NOTES.md).
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import email.utils
 import logging
 import random
+import threading
 import time
 
 import apache_beam as beam
@@ -28,6 +30,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.calls import ALL_KEYS, HttpCall
 from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
+from pipeline.in_flight import process_gate
 from pipeline.outage import OutageWatch, is_outage_status, process_outage_watch, region_probe
 from pipeline.progress import Progress
 from pipeline.ratelimit import AdaptiveRateLimiter, process_limiter
@@ -42,6 +45,9 @@ LOG = logging.getLogger("cio-pipeline")
 RETRYABLE = frozenset({408, 429}) | frozenset(range(500, 600))
 MAX_ERROR_BODY = 1000
 USER_AGENT = "customerio-beam/0.1 (+apache-beam)"
+# Groups a bundle may hold (handed in, not yet collected) per request the
+# process may have in flight: enough to keep every lane busy, not the input.
+PENDING_PER_RUNNING = 4
 
 
 class RetryPolicy:
@@ -148,14 +154,16 @@ class CallSender:
         while True:
             self._wait_for_customerio(call, counts)
             attempts += 1
-            waited = self.limiter.acquire()
-            if waited:
-                counts[("cio", "throttled_ms")] += int(waited * 1000)
+            ticket = self.limiter.acquire()
+            if ticket.waited:
+                counts[("cio", "throttled_ms")] += int(ticket.waited * 1000)
+            status = None
             try:
                 status, text, retry_after = self._attempt(call)
             finally:
-                # Counts against the budget until a second after the answer.
-                self.limiter.release()
+                # Counts against the budget until a second after the answer,
+                # less a credit for the trip back if there was an answer.
+                self.limiter.release(ticket, answered=status is not None)
             counts[("cio.requests", f"{call.endpoint} {status or 'no answer'}")] += 1
             if self.outage is not None and not is_outage_status(status):
                 self.outage.succeeded()
@@ -257,12 +265,23 @@ class CallSender:
         outcome.done(call, len(call.events) - len(failed), len(failed))
 
 
+class _Group:
+    """One element's calls, sent in order by one lane; `done` once sent (or left undone by a stop)."""
+
+    __slots__ = ("calls", "outcome", "done")
+
+    def __init__(self, calls: list[HttpCall], journal):
+        self.calls = calls
+        self.outcome = _Outcome(journal)
+        self.done = threading.Event()
+
+
 class DeliverCalls(beam.DoFn):
     """Sends groups of calls to Customer.io; failures to the dead-letter tag."""
 
     def __init__(self, settings: Settings, rate_per_process: float, max_retries: int,
                  request_timeout: float, backoff_seconds: float, max_backoff_seconds: float,
-                 threads: int, job_id: str = "", api_key_secret: str | None = None,
+                 max_in_flight: int, job_id: str = "", api_key_secret: str | None = None,
                  progress_dir: str | None = None, run_id: str = "",
                  outage_limit_seconds: float | None = None):
         self.settings = settings
@@ -277,35 +296,38 @@ class DeliverCalls(beam.DoFn):
         self.request_timeout = request_timeout
         self.backoff_seconds = backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
-        self.threads = threads
+        self.max_in_flight = max_in_flight
 
     def setup(self):
-        self.transport = Transport(self.settings.base_url, self.threads, self.request_timeout)
+        # As many pooled connections as requests may be in flight: a request
+        # that finds none free would open (and then drop) one of its own.
+        self.transport = Transport(self.settings.base_url, self.max_in_flight, self.request_timeout)
         api_key = secrets.read_secret(self.api_key_secret) if self.api_key_secret else None
         authorization = self.settings.authorization(api_key)
+        limiter = process_limiter(self.rate_per_process, self.job_id)
         self.sender = CallSender(
             self.transport,
             authorization,
-            process_limiter(self.rate_per_process, self.job_id),
+            limiter,
             RetryPolicy(self.max_retries, self.backoff_seconds, self.max_backoff_seconds),
             outage=process_outage_watch(self.job_id, self.settings.base_url, lambda: OutageWatch(
                 region_probe(self.settings.base_url, authorization, self.request_timeout),
                 self.outage_limit_seconds, self.backoff_seconds, self.max_backoff_seconds)),
         )
-        self.pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="cio-deliver")
+        self.gate = process_gate(limiter, self.max_in_flight)
         self.progress = Progress("sent", unit="calls")
         self.journal = resume.journal_for(self.progress_dir, self.run_id) if self.progress_dir else None
 
     def start_bundle(self):
+        # Groups handed in and not yet collected, in the order they came.
         self.pending = collections.deque()
-        # key -> the future of the last group of that key in flight: a
-        # group waits for it, so one key's groups go one at a time, in order.
+        # key -> the groups waiting for the key's running lane: a lane sends
+        # its key's groups one after another, so one key's groups go one at
+        # a time, in order, and a waiting group holds no thread.
         self.lanes: dict = {}
+        self.lanes_lock = threading.Lock()
 
-    def _send_group(self, calls: list[HttpCall], after=None) -> _Outcome:
-        if after is not None:
-            concurrent.futures.wait([after])
-        outcome = _Outcome(self.journal)
+    def _send_group(self, calls: list[HttpCall], outcome: _Outcome) -> None:
         for call in calls:
             try:
                 self.sender.send(call, outcome)
@@ -316,12 +338,34 @@ class DeliverCalls(beam.DoFn):
                 for event in call.events:
                     outcome.dead_letters.append(dead_letter_record(
                         "deliver", f"internal error while delivering: {type(err).__name__}", event=event))
-        return outcome
 
-    def _collect(self, key, future, window, timestamp):
-        outcome = future.result()
-        if self.lanes.get(key) is future:
-            del self.lanes[key]
+    def _run_lane(self, key, group: _Group, lanes: dict, lock) -> None:
+        """Sends `group`, then every group of `key` that queued behind it.
+
+        When the job stops, the groups still queued are left undone: each is
+        marked done (nothing sent) so that no one waits for it.
+        """
+        while True:
+            try:
+                self._send_group(group.calls, group.outcome)
+            except StopRequested:
+                with lock:
+                    waiting = lanes.pop(key, ())
+                for left in waiting:
+                    left.done.set()
+                return
+            finally:
+                group.done.set()
+            with lock:
+                waiting = lanes[key]
+                if not waiting:
+                    del lanes[key]
+                    return
+                group = waiting.popleft()
+
+    def _collect(self, group: _Group, window, timestamp):
+        group.done.wait()
+        outcome = group.outcome
         for (namespace, name), value in outcome.counts.items():
             Metrics.counter(namespace, name).inc(value)
         for record in outcome.dead_letters:
@@ -339,16 +383,29 @@ class DeliverCalls(beam.DoFn):
         # made to abort the job (pipeline/main.py catches it).
         stopping.raise_if_stopping()
         self.progress.tick(len(calls))
+        group = _Group(list(calls), self.journal)
         if key == ALL_KEYS:
             # Anyone's requests: after everything in flight, before anything later.
             yield from self._collect_all()
-            yield from self._collect(None, self.pool.submit(self._send_group, list(calls)), window, timestamp)
+            try:
+                self._send_group(group.calls, group.outcome)
+            finally:
+                group.done.set()
+            yield from self._collect(group, window, timestamp)
             return
-        future = self.pool.submit(self._send_group, list(calls), self.lanes.get(key))
-        self.lanes[key] = future
-        self.pending.append((key, future, window, timestamp))
-        # Bound the work in flight; hand back whatever is already finished.
-        while self.pending and (len(self.pending) > 4 * self.threads or self.pending[0][1].done()):
+        self.pending.append((group, window, timestamp))
+        with self.lanes_lock:
+            waiting = self.lanes.get(key)
+            if waiting is not None:
+                waiting.append(group)
+            else:
+                self.lanes[key] = collections.deque()
+        if waiting is None:
+            # Blocks while the process has its target of requests in flight.
+            self.gate.submit(self._run_lane, key, group, self.lanes, self.lanes_lock)
+        # Bound the groups held; hand back whatever is already finished.
+        most = PENDING_PER_RUNNING * self.gate.target()
+        while self.pending and (len(self.pending) > most or self.pending[0][0].done.is_set()):
             yield from self._collect(*self.pending.popleft())
 
     def _collect_all(self):
@@ -360,11 +417,12 @@ class DeliverCalls(beam.DoFn):
         yield from self._collect_all()
         if self.journal is not None:
             self.journal.flush()
+        # A stop that came while the last groups were sent: the bundle must
+        # still fail, or the runner would report a job that ran to its end.
+        stopping.raise_if_stopping()
 
     def teardown(self):
-        pool = getattr(self, "pool", None)
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=stopping.stop_requested())
+        # The thread pool is the process's (pipeline/in_flight.py) and stays.
         transport = getattr(self, "transport", None)
         if transport is not None:
             transport.close()

@@ -27,6 +27,7 @@ from pipeline.options import (
     unknown_flags,
 )
 from pipeline import stopping
+from pipeline.in_flight import wait_for_senders
 from pipeline.preflight import check_credentials
 from pipeline.runner import default_runner
 from pipeline.sinks import dead_letter_files, removing_new_temp_folders
@@ -149,6 +150,7 @@ def _run_batch(pipeline: beam.Pipeline, config, started: float) -> int:
                 request = stopping.stop_request(look_now=True)
                 if request is None:
                     raise
+                wait_for_senders()
                 return _stopped(request, config, time.monotonic() - started)
     finally:
         for handler in handlers:

@@ -130,8 +130,11 @@ def add_customerio_arguments(parser) -> None:
                     help="with --audience_id: which identifier the segment calls use: id, email or cio_id (id)")
 
     rate = parser.add_argument_group("delivery")
-    rate.add_argument("--rate_limit", type=float, default=1000.0,
-                      help="requests per second for the whole job (Customer.io's workspace limit is about 1000)")
+    rate.add_argument("--rate_limit", type=float, default=100.0,
+                      help="requests per second for the whole job (default 100: Customer.io's fair-use limit "
+                           "for the Track API, per workspace, v1 and v2 together, backfills included; raise it "
+                           "only to a limit agreed with Customer.io, and leave room for anything else sending "
+                           "to the same workspace)")
     rate.add_argument("--rate_limit_shares", type=int, default=0,
                       help="how many processes share --rate_limit (default: from --max_num_workers/--num_workers/--direct_num_workers)")
     rate.add_argument("--max_retries", type=int, default=6,
@@ -142,8 +145,10 @@ def add_customerio_arguments(parser) -> None:
                       help="first retry delay; it doubles on each retry (with jitter) up to --max_backoff_seconds")
     rate.add_argument("--max_backoff_seconds", type=float, default=30.0,
                       help="longest delay between two retries")
-    rate.add_argument("--delivery_threads", type=int, default=16,
-                      help="concurrent HTTP requests per worker process (one person's requests are never concurrent)")
+    rate.add_argument("--max_in_flight", type=int, default=512,
+                      help="most requests in flight per worker process (default 512); within it the number "
+                           "follows the process's rate x the measured round trip, so it needs no tuning; one "
+                           "person's requests are never concurrent")
     rate.add_argument("--window_seconds", type=float, default=5.0,
                       help="streaming: fixed window that object/v2 items are batched in, and the longest wait before a send")
     rate.add_argument("--batch_shards", type=int, default=8,
@@ -177,7 +182,7 @@ class JobConfig:
     request_timeout: float
     backoff_seconds: float
     max_backoff_seconds: float
-    delivery_threads: int
+    max_in_flight: int
     window_seconds: float
     batch_shards: int
 
@@ -322,7 +327,7 @@ def job_config(options: PipelineOptions) -> JobConfig:
     for name in ("max_retries", "backoff_seconds", "max_backoff_seconds"):
         if getattr(opts, name) < 0:
             problems.append(f"--{name} must not be negative")
-    for name in ("delivery_threads", "batch_shards"):
+    for name in ("max_in_flight", "batch_shards"):
         if getattr(opts, name) < 1:
             problems.append(f"--{name} must be at least 1")
 
@@ -370,7 +375,7 @@ def job_config(options: PipelineOptions) -> JobConfig:
         request_timeout=opts.request_timeout,
         backoff_seconds=opts.backoff_seconds,
         max_backoff_seconds=opts.max_backoff_seconds,
-        delivery_threads=opts.delivery_threads,
+        max_in_flight=opts.max_in_flight,
         window_seconds=opts.window_seconds,
         batch_shards=opts.batch_shards,
         job_id=uuid.uuid4().hex,

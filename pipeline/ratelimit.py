@@ -13,42 +13,92 @@ apart, and sleeps until its slot (outside the lock). Then comes the cap.
 Customer.io counts a request when it arrives, and the sender cannot see
 that moment: only that it lies between the request's release (`acquire`)
 and its answer (`release`). So a request counts against the budget from
-its release until one second after its answer. At most `rate` requests
-are counted at any moment, and so no one-second window at the server can
-hold more than `rate` arrivals, however late a request arrives on a loaded
-host. (Suppose a window [s, s+1) held rate+1 arrivals, and let t be the
-latest of their releases: t < s+1, since that request arrived before s+1.
-The others were released by t and answered after they arrived, at or after
-s > t-1: at t each was in flight or answered less than a second before, so
-all rate of them counted, and the last one could not have been released.)
-The price is the round trip: each request holds its place for one second
-plus its round trip, so with a round trip of d seconds and enough senders
-the limiter sends rate/(1+d) per second (~99.8% locally; ~91% at a 100 ms
-round trip, still cheaper than the halved rate a 429 brings).
+its release until one second after its answer, less a credit for the
+answer's trip back; at most `rate` requests count at any moment.
+
+The guarantee. Let request i be released at r_i, arrive at s_i = r_i + u_i
+and be answered at a_i = s_i + v_i (u: the trip there, v: the trip back,
+both including the client's own delays). An answered request counts on
+[r_i, a_i + 1 - c_i), with the credit c_i = half the shortest round trip
+(a - r) this limiter had measured when i was answered, less 5 ms (never
+below 0); a try with no
+answer (timeout, dropped connection, error) counts on [r_i, f_i + 1), f_i
+being when it failed, and gets no credit. Then no one-second window at the
+server, [s, s+1), holds more than `rate` arrivals, provided that
+
+    u_t + v_j >= c_j   for any two requests t and j   (the legs assumption)
+
+that is: one request's trip there plus another's trip back is never
+shorter than half the quickest round trip measured so far. It holds, for
+instance, whenever the legs vary by less than their minimum (every trip
+there within [U, 2U] and every trip back within [V, 2V]: then every round
+trip is at most 2(U + V), so every credit is at most U + V). The 5 ms
+keep it when the two ends' own delays (a thread waiting for a CPU before
+it sends, or after its answer came) lengthen even the quickest round trip
+by up to 10 ms beyond that: on a local network, where the legs are a
+fraction of a millisecond, the credit is then 0.
+
+Proof. Suppose [s, s+1) held rate+1 arrivals, and let t be the latest of
+their releases: r_t = s_t - u_t < s + 1 - u_t. Every other one, j, was
+released by r_t and still counted at r_t: if answered, its count ends at
+a_j + 1 - c_j >= s + v_j + 1 - c_j > r_t + u_t + v_j - c_j >= r_t; if it
+failed, at f_j + 1 >= s_j + 1 > r_t. So when t was released `rate`
+requests counted, and it could not have been. Without the assumption the
+bound degrades by the excess only: a window of 1 - e seconds, e being the
+largest c_j - (u_t + v_j), still holds at most `rate`.
+
+The price is the round trip less the credit: each request holds its place
+for 1 + d/2 seconds (plus the 5 ms) with a round trip of d, so with enough
+senders the limiter sends rate/(1 + d/2) per second (~95% at a 100 ms
+round trip, ~89% at 250 ms, still cheaper than the halved rate a 429
+brings). A larger
+credit (up to U + V, e.g. the whole shortest round trip) would be safe only
+if the shortest trip there and the shortest trip back happened to coincide
+in one request; half of R needs no such luck.
 """
 
 from __future__ import annotations
 
-import collections
+import heapq
 import threading
 import time
 
 # Customer.io's budget is per second; see the module docstring for why no
 # margin for late arrivals is needed.
 WINDOW_SECONDS = 1.0
+# The credit is this share of the shortest round trip measured, less a
+# margin (see the module docstring: half of it needs no luck in how the legs
+# combine; the margin covers either end's own scheduling delays, which
+# lengthen even the quickest round trip on a busy host and matter most when
+# the network's part is small).
+CREDIT_SHARE = 0.5
+CREDIT_MARGIN_SECONDS = 0.005
 # How long to wait before looking again when every counted request is still
 # in flight (none of them will stop counting before it is answered).
 IN_FLIGHT_POLL_SECONDS = 0.005
+# Weight of the newest try in the round-trip average that sizes the work in
+# flight (pipeline/delivery.py): ~1/16 follows a change within ~50 tries.
+ROUND_TRIP_WEIGHT = 1 / 16
+
+
+class Ticket:
+    """One released request: when it went, and how long it waited to go."""
+
+    __slots__ = ("released_at", "waited")
+
+    def __init__(self, released_at: float, waited: float):
+        self.released_at = released_at
+        self.waited = waited
 
 
 class AdaptiveRateLimiter:
     """Paces requests to at most `rate` per second; halves it on throttling.
 
-    Every `acquire()` must be followed by one `release()` when the request's
-    answer came (or the try failed). After a 429 the rate halves (not below
-    `min_fraction` of the budget) and no request starts before Retry-After
-    has passed; each later success gives back 1% of the budget, so the rate
-    climbs back within ~100 calls.
+    Every `acquire()` must be followed by one `release(ticket, answered)`
+    when the request's answer came (answered=True) or the try failed. After a
+    429 the rate halves (not below `min_fraction` of the budget) and no
+    request starts before Retry-After has passed; each later success gives
+    back 1% of the budget, so the rate climbs back within ~100 calls.
     """
 
     def __init__(self, rate: float, min_fraction: float = 0.05, clock=time.monotonic, sleep=time.sleep):
@@ -60,45 +110,71 @@ class AdaptiveRateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._next_slot = 0.0
-        self._answered = collections.deque()  # answer times of the last second
+        self._counted_until = []  # heap: when each released request stops counting
         self._in_flight = 0
+        self._shortest_round_trip = None  # of the answered tries
+        self._round_trip = None  # running average of every try's duration
         self._lock = threading.Lock()
+        # Only one waiter at a time watches the count (the others queue on
+        # this lock): with hundreds in flight, all waking at each expiry
+        # would cost CPU per request that grows with the number in flight.
+        self._turnstile = threading.Lock()
 
-    def acquire(self) -> float:
-        """Waits until this request may go out; returns the seconds waited."""
+    def acquire(self) -> Ticket:
+        """Waits until this request may go out; returns its ticket for `release`."""
         started = self._clock()
         with self._lock:
             slot = max(started, self._next_slot)
             self._next_slot = slot + 1.0 / self.rate
         if slot > started:
             self._sleep(slot - started)
-        while True:
-            with self._lock:
-                now = self._clock()
-                answered = self._answered
-                while answered and now - answered[0] >= WINDOW_SECONDS:
-                    answered.popleft()
-                if len(answered) + self._in_flight < max(1, int(self.rate)):
-                    self._in_flight += 1
-                    return now - started
-                if answered:
-                    wait = WINDOW_SECONDS - (now - answered[0])
-                else:
-                    wait = IN_FLIGHT_POLL_SECONDS
-            self._sleep(max(wait, 1e-6))
+        with self._turnstile:
+            while True:
+                with self._lock:
+                    now = self._clock()
+                    counted = self._counted_until
+                    while counted and counted[0] <= now:
+                        heapq.heappop(counted)
+                    if len(counted) + self._in_flight < max(1, int(self.rate)):
+                        self._in_flight += 1
+                        return Ticket(now, now - started)
+                    wait = counted[0] - now if counted else IN_FLIGHT_POLL_SECONDS
+                self._sleep(max(wait, 1e-6))
 
     @property
     def in_flight(self) -> int:
         """Requests acquired and not yet released."""
         return self._in_flight
 
-    def release(self) -> None:
-        """The request's answer came (or it failed): it counts one more second."""
+    @property
+    def credit(self) -> float:
+        """Seconds an answered request stops counting early (see the module docstring)."""
+        shortest = self._shortest_round_trip
+        if shortest is None:
+            return 0.0
+        return min(max(0.0, CREDIT_SHARE * shortest - CREDIT_MARGIN_SECONDS), WINDOW_SECONDS)
+
+    @property
+    def round_trip(self) -> float | None:
+        """The recent average duration of a try (release to answer or failure)."""
+        return self._round_trip
+
+    def release(self, ticket: Ticket, answered: bool) -> None:
+        """The try is over: it counts one more second, less the credit if `answered`."""
         with self._lock:
             if self._in_flight <= 0:
                 raise RuntimeError("release() without a matching acquire()")
             self._in_flight -= 1
-            self._answered.append(self._clock())
+            now = self._clock()
+            took = max(0.0, now - ticket.released_at)
+            average = self._round_trip
+            self._round_trip = took if average is None else average + ROUND_TRIP_WEIGHT * (took - average)
+            if answered:
+                if self._shortest_round_trip is None or took < self._shortest_round_trip:
+                    self._shortest_round_trip = took
+                heapq.heappush(self._counted_until, now + WINDOW_SECONDS - self.credit)
+            else:
+                heapq.heappush(self._counted_until, now + WINDOW_SECONDS)
 
     def throttled(self, retry_after: float | None = None) -> None:
         """Customer.io answered 429: slow down, and pause for Retry-After."""

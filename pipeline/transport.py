@@ -49,7 +49,7 @@ class Transport:
 
     The environment is read once, here, not per request: proxies for
     `base_url` and the CA bundle. Thread-safe; `max_connections` should be
-    the number of threads that send at once.
+    the most requests that may be in flight at once.
     """
 
     def __init__(self, base_url: str, max_connections: int, timeout: float):

@@ -68,7 +68,7 @@ EXAMPLES = {
     "rate_limit_shares": "40",
     "max_retries": "8",
     "request_timeout": "2.5",
-    "delivery_threads": "16",
+    "max_in_flight": "512",
     "batch_shards": "32",
 }
 

@@ -115,7 +115,7 @@ def test_a_sandbox_stopped_and_started_again_mid_job_loses_nothing(tmp_path):
     thread.start()
     try:
         status = job(tmp_path / "events.jsonl", dead_prefix, first.url, "--max_retries", "1",
-                     "--rate_limit", "200", "--delivery_threads", "4")
+                     "--rate_limit", "200", "--max_in_flight", "4")
         thread.join(30)
         assert restarted.is_set(), "the sandbox was restarted during the job"
         assert status == 0

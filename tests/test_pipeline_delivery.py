@@ -142,12 +142,13 @@ def test_backoff_is_capped_and_jittered():
     assert policy.delay(1, retry_after=3) >= 3
 
 
-def deliver_calls(url, threads=8):
+def deliver_calls(url, max_in_flight=8, rate=10_000, job_id=""):
     from pipeline.delivery import DeliverCalls
     from transforms import load_settings
     settings = load_settings(site_id=SITE_ID, api_key=API_KEY, endpoint=url)
-    return DeliverCalls(settings, rate_per_process=10_000, max_retries=0, request_timeout=5.0,
-                        backoff_seconds=0.01, max_backoff_seconds=0.05, threads=threads)
+    return DeliverCalls(settings, rate_per_process=rate, max_retries=0, request_timeout=5.0,
+                        backoff_seconds=0.01, max_backoff_seconds=0.05, max_in_flight=max_in_flight,
+                        job_id=job_id)
 
 
 def run_bundle(fn, elements):
@@ -181,6 +182,49 @@ def test_groups_of_one_key_are_sent_one_at_a_time_in_order(make_sandbox):
     assert stats["overlapping_person_requests"] == 0
     sent = [r["body"]["n"] for r in server.accepted() if r["path"] == "/api/v1/customers/p"]
     assert sent == list(range(6))
+
+
+def test_groups_queued_behind_their_key_hold_no_sender(make_sandbox):
+    # Two senders at most, and ten groups of one person first: they queue
+    # in the person's lane, so the other people are served meanwhile and
+    # every group is sent, in its key's order.
+    server = make_sandbox(latency_ms=20)
+
+    def update(person, n):
+        return HttpCall("PUT", f"{server.url}/api/v1/customers/{person}", orjson.dumps({"n": n}),
+                        "PUT /api/v1/customers/{id}", [orjson.dumps({"n": n})], False)
+
+    groups = [("id:p", [update("p", n)]) for n in range(10)]
+    groups += [(f"id:q{n % 3}", [update(f"q{n % 3}", n)]) for n in range(9)]
+    assert run_bundle(deliver_calls(server.url, max_in_flight=2, job_id="lanes"), groups) == []
+    stats = server.stats()
+    assert stats["requests"] == 19 and stats["overlapping_person_requests"] == 0
+    order = [r["body"]["n"] for r in server.accepted() if r["path"] == "/api/v1/customers/p"]
+    assert order == list(range(10))
+    for q in range(3):
+        order = [r["body"]["n"] for r in server.accepted() if r["path"] == f"/api/v1/customers/q{q}"]
+        assert order == list(range(q, 9, 3))
+    # The people q0-q2 were not all sent after p's ten: they shared the senders.
+    paths = [r["path"] for r in server.accepted()]
+    assert paths.index("/api/v1/customers/q0") < len(paths) - 9
+
+
+def test_requests_in_flight_follow_the_round_trip_and_the_rate(make_sandbox):
+    # With a 100 ms round trip a process allowed 300 requests/s needs ~30
+    # in flight; the gate's target follows the round trip it measured.
+    from pipeline.in_flight import HEADROOM, SPARE
+    server = make_sandbox(latency_ms=100)
+    groups = [(f"id:p{n}", [identify_call(server.url, f"p{n}")]) for n in range(120)]
+    fn = deliver_calls(server.url, max_in_flight=512, rate=300, job_id="follows")
+    assert run_bundle(fn, groups) == []
+    assert server.stats()["requests"] == 120
+    round_trip = fn.sender.limiter.round_trip
+    assert 0.1 <= round_trip < 0.5
+    assert fn.gate.target() == min(512, -(-300 * round_trip * HEADROOM // 1) + SPARE) >= 300 * 0.1
+    # ... and within its cap.
+    capped = deliver_calls(server.url, max_in_flight=12, rate=300, job_id="capped")
+    run_bundle(capped, groups[:30])
+    assert capped.gate.target() == 12
 
 
 def test_a_group_for_all_keys_waits_for_everything_before_it(make_sandbox):

@@ -17,9 +17,9 @@ def test_defaults():
     c = config(BASE)
     assert c.settings.site_id == "s"
     assert c.settings.base_url == "https://track.customer.io"
-    assert (c.rate_limit, c.max_retries, c.window_seconds, c.streaming) == (1000, 6, 5, False)
+    assert (c.rate_limit, c.max_retries, c.window_seconds, c.streaming) == (100, 6, 5, False)
     assert c.dead_letter == "out/dead_letter/events"
-    assert c.per_process_rate == 1000
+    assert c.per_process_rate == 100
 
 
 def test_env_vars_give_the_credentials(monkeypatch):
@@ -49,8 +49,8 @@ def test_streaming_from_a_subscription():
 
 
 def test_budget_is_split_between_workers():
-    assert config(BASE + ["--max_num_workers", "4"]).per_process_rate == 250
-    assert config(BASE + ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]).per_process_rate == 500
+    assert config(BASE + ["--max_num_workers", "4"]).per_process_rate == 25
+    assert config(BASE + ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]).per_process_rate == 50
     assert config(BASE + ["--rate_limit", "300", "--rate_limit_shares", "3"]).per_process_rate == 100
 
 

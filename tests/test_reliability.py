@@ -103,7 +103,7 @@ def test_shuffled_backfill_is_sent_in_event_time_order_one_at_a_time(tmp_path, m
     source = tmp_path / "events.jsonl"
     source.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
 
-    assert job(sandbox, source, tmp_path / "dead" / "events", "--delivery_threads", "16") == 0
+    assert job(sandbox, source, tmp_path / "dead" / "events", "--max_in_flight", "16") == 0
 
     stats = sandbox.stats()
     assert stats["overlapping_person_requests"] == 0, "one person's requests are never concurrent"

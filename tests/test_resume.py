@@ -48,7 +48,7 @@ def write_input(path: Path, events: list[dict], bad_lines: int = 0) -> Path:
 def job_argv(sandbox_url: str, source: Path, tmp_path: Path, *extra: str) -> list[str]:
     return ["--input", str(source), "--site_id", SITE_ID, "--api_key", API_KEY, "--endpoint", sandbox_url,
             "--dead_letter", str(tmp_path / "dead" / "events"), "--progress", str(tmp_path / "progress"),
-            "--skip_credentials_check", "--delivery_threads", str(THREADS), *extra]
+            "--skip_credentials_check", "--max_in_flight", str(THREADS), *extra]
 
 
 def start_job(argv: list[str], tmp_path: Path) -> subprocess.Popen:

@@ -106,7 +106,7 @@ def test_credentials_revoked_mid_job_stop_sending(tmp_path, sandbox, capsys):
     source.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
     status = run(["--input", str(source), "--site_id", SITE_ID, "--api_key", "wrong-key-77",
                   "--endpoint", sandbox.url, "--dead_letter", str(tmp_path / "dead" / "events"),
-                  "--skip_credentials_check", "--delivery_threads", "4"])
+                  "--skip_credentials_check", "--max_in_flight", "4"])
     assert status == 3
     err = capsys.readouterr().err
     assert "rejected the credentials (401) during the job" in err and "wrong-key-77" not in err
