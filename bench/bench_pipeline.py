@@ -501,7 +501,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", default="1,2,4", help="local worker process counts (parts latency, enforce)")
     parser.add_argument("--cell_seconds", type=float, default=20,
                         help="seconds of sending a v1 cell is sized for (events = budget x seconds)")
-    parser.add_argument("--v2_events", type=int, default=100_000, help="events per v2 cell of part latency")
+    parser.add_argument("--v2_events", type=int, default=200_000, help="events per v2 cell of part latency")
     parser.add_argument("--memory_dry", default="100000,1000000", help="v1 dry-run sizes (part memory)")
     parser.add_argument("--memory_deliver", default="100000,200000", help="v1 delivery sizes (part memory)")
     parser.add_argument("--rss_cap_mb", type=float, default=8000, help="stop a job whose processes use more")
