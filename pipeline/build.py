@@ -24,7 +24,7 @@ from pipeline.ordering import OrderPerPerson
 from pipeline.parse import ParseEvents
 from pipeline.routing import BATCH_ITEMS, MapEvents, RouteByType, SplitRequests
 from pipeline.sinks import WriteDeadLetters, WriteDryRun
-from pipeline.sources import ReadRawEvents, delivery_windows
+from pipeline.sources import ReadRawEvents, delivery_windows, fires_on_arrival
 from transforms import EVENT_TYPES
 
 
@@ -125,7 +125,7 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
             job_id=config.job_id,
         ))
     if config.streaming:
-        dead = [pcoll | f"DeadLetterWindows{i}" >> delivery_windows(config.window_seconds)
+        dead = [pcoll | f"DeadLetterWindows{i}" >> delivery_windows(config.window_seconds, fires_on_arrival(p))
                 for i, pcoll in enumerate(dead)]
     dead_letters = dead | "AllDeadLetters" >> beam.Flatten()
     dead_letters | "WriteDeadLetters" >> WriteDeadLetters(
