@@ -85,14 +85,14 @@ def pubsub_emulator(data_dir: Path):
 def track_event(seq: int) -> bytes:
     now = datetime.now(timezone.utc).isoformat()
     return orjson.dumps({"type": "track", "userId": f"u{seq % 997}", "event": "bench", "messageId": f"m-{seq}",
-                         "timestamp": now, "properties": {"seq": seq}})
+                         "timestamp": now, "properties": {"seq": seq, "sent": time.time()}})
 
 
 class Arrivals:
     """The sandbox's log read as it grows: seq -> the time the sandbox accepted it."""
 
     def __init__(self, sandbox: SandboxProcess, path: Path):
-        self.sandbox, self.path, self.offset, self.at = sandbox, path, 0, {}
+        self.sandbox, self.path, self.offset, self.at, self.sent = sandbox, path, 0, {}, {}
 
     def poll(self) -> dict[int, float]:
         self.sandbox.stats()  # which writes out the sandbox's buffered log
@@ -104,9 +104,11 @@ class Arrivals:
             self.offset += end
             for line in data[:end].splitlines():
                 record = orjson.loads(line)
-                seq = (record.get("body") or {}).get("data", {}).get("seq")
-                if seq is not None:
-                    self.at.setdefault(seq, record["ts"])
+                # a v1 call's body, or a v2 batch item
+                data_ = (record.get("body") or {}).get("data") or (record.get("item") or {}).get("attributes") or {}
+                if data_.get("seq") is not None:
+                    self.at.setdefault(data_["seq"], record["ts"])
+                    self.sent.setdefault(data_["seq"], data_["sent"])
         return self.at
 
 
@@ -194,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
                 job.wait()
                 exited = "still running 60 s after SIGINT: killed"
             delivered = {s for s in published_seqs if s in arrivals.poll()}
+            waits = sorted(arrivals.at[s] - arrivals.sent[s] for s in delivered)
             before = [s for s in published_seqs if arrivals.at.get(s, interrupted + 1) <= interrupted]
             time.sleep(ACK_DEADLINE + 2)
             left: set[int] = set()
@@ -206,6 +209,9 @@ def main(argv: list[str] | None = None) -> None:
             lost = [s for s in published_seqs if s not in delivered and s not in left]
             print(f"\nCtrl-C: {len(published_seqs)} events published at {args.stream_rate:.0f}/s over "
                   f"{args.stream_seconds:.0f} s, then SIGINT; the job {exited}")
+            if waits:
+                print(f"  while streaming, publish to delivery: median {waits[len(waits) // 2]:.1f} s, "
+                      f"90th percentile {waits[len(waits) * 9 // 10]:.1f} s, longest {waits[-1]:.1f} s")
             print(f"  delivered {len(delivered)} ({len(before)} before the SIGINT), left in the subscription "
                   f"{len(left & set(published_seqs))}, lost {len(lost)} "
                   f"(= {len(lost) / args.stream_rate:.1f} s of messages)")
