@@ -468,8 +468,10 @@ def memory_part(bench: Bench, dry_sizes: list[int], delivery_sizes: list[int]):
                 out.append((f"8. v1 {kind}, {count:,} events", figure, f"{r['wall']:.1f} s incl. start-up", ""))
             if len(mine) >= 2:
                 (small, r_small), (large, r_large) = mine[0], mine[-1]
-                if r_large["stopped"] or r_small["stopped"]:
+                if r_small["stopped"]:
                     ratio, ok = "—", False
+                elif r_large["stopped"]:  # stopped over --rss_cap_mb: the ratio is at least the cap's
+                    ratio, ok = f"> {bench.rss_cap_mb / peak_rss(r_small):.2f}×", False
                 else:
                     ratio_value = peak_rss(r_large) / peak_rss(r_small)
                     ratio, ok = f"{ratio_value:.2f}×", ratio_value <= 1.3
@@ -537,24 +539,28 @@ def main(argv: list[str] | None = None) -> None:
                          ""))
 
     latencies, processes = ints(args.latencies), ints(args.processes)
-    planned = []
+    planned = []  # (part, cells, rows from the cells' results)
     for part in parts:
         if part == "dryrun":
-            planned.append(dryrun_part(bench, source))
+            planned.append((part, *dryrun_part(bench, source)))
         elif part == "delivery":
-            planned.append(delivery_part(bench, source, lines, args.smoke))
+            planned.append((part, *delivery_part(bench, source, lines, args.smoke)))
         elif part == "growth":
-            planned.append(growth_part(bench, ints(args.growth)))
+            planned.append((part, *growth_part(bench, ints(args.growth))))
         elif part == "latency":
-            planned.append(latency_part(bench, latencies, processes, args.cell_seconds, args.v2_events))
+            planned.append((part, *latency_part(bench, latencies, processes, args.cell_seconds, args.v2_events)))
         elif part == "enforce":
-            planned.append(enforce_part(bench, latencies, processes, args.cell_seconds))
+            planned.append((part, *enforce_part(bench, latencies, processes, args.cell_seconds)))
         elif part == "memory":
-            planned.append(memory_part(bench, ints(args.memory_dry), ints(args.memory_deliver)))
+            planned.append((part, *memory_part(bench, ints(args.memory_dry), ints(args.memory_deliver))))
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:
-        futures = [[pool.submit(cell) for cell in cells] for cells, _ in planned]
-        for (_, make_rows), part_futures in zip(planned, futures):
-            rows += make_rows([f.result() for f in part_futures])
+        futures = [[pool.submit(cell) for cell in cells] for _, cells, _ in planned]
+        for (part, _, make_rows), part_futures in zip(planned, futures):
+            try:
+                rows += make_rows([f.result() for f in part_futures])
+            except Exception as err:  # noqa: BLE001 - one failed job must not cost a long run's other parts
+                print(f"part {part} failed: {err}", file=sys.stderr)
+                rows.append((f"{part}: failed", type(err).__name__, str(err).splitlines()[0][:200], ""))
 
     if floor is not None:
         # This host's speed drifts by up to ~2x within minutes: the floor measured
