@@ -105,10 +105,10 @@ class Arrivals:
             for line in data[:end].splitlines():
                 record = orjson.loads(line)
                 # a v1 call's body, or a v2 batch item
-                data_ = (record.get("body") or {}).get("data") or (record.get("item") or {}).get("attributes") or {}
-                if data_.get("seq") is not None:
-                    self.at.setdefault(data_["seq"], record["ts"])
-                    self.sent.setdefault(data_["seq"], data_["sent"])
+                fields = (record.get("body") or {}).get("data") or (record.get("item") or {}).get("attributes") or {}
+                if fields.get("seq") is not None:
+                    self.at.setdefault(fields["seq"], record["ts"])
+                    self.sent.setdefault(fields["seq"], fields["sent"])
         return self.at
 
 
