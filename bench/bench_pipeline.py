@@ -174,6 +174,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def peak_rss(result: dict) -> float:
+    """The job's peak RSS: with worker processes, summed over them (sampled), which is what the machine must hold."""
     return max(result.get("max_rss_mb", 0), result.get("max_rss_children_mb", 0), result["tree_rss_mb"])
 
 
@@ -286,7 +287,8 @@ def dryrun_part(bench: Bench, source: Path) -> tuple[list[Cell], Callable[[list[
     def rows(results):
         return [(f"3. pipeline dry run, {version}, {'in-process' if n == 1 else f'{n} processes'}",
                  f"{r['events_read'] / r['wall']:,.0f} events/s",
-                 f"{r['wall']:.1f} s incl. start-up; peak RSS {peak_rss(r):,.0f} MB", "")
+                 f"{r['wall']:.1f} s incl. start-up; peak RSS {peak_rss(r):,.0f} MB{' over all processes' if n > 1 else ''}",
+                 "")
                 for (version, n), r in zip(combos, results)]
 
     return [cell(*c) for c in combos], rows
@@ -350,7 +352,8 @@ def growth_part(bench: Bench, sizes: list[int]):
                         f"{items_while_sending(stats)} while sending "
                         f"(first request {stats['first_request_at'] - result['started_at']:.1f} s after the start, "
                         f"exit {result['exited_at'] - stats['last_request_at']:.1f} s after the last); "
-                        f"peak RSS {peak_rss(result):,.0f} MB; {result['cpu_seconds'] / count * 1e6:,.0f} µs CPU "
+                        f"peak RSS {peak_rss(result):,.0f} MB{' over all processes' if processes > 1 else ''}; "
+                        f"{result['cpu_seconds'] / count * 1e6:,.0f} µs CPU "
                         f"per event, the sandbox {sandbox_cpu_per_item(stats)}", ""))
         return out
 
