@@ -27,7 +27,7 @@ from pipeline.parse import ParseEvents
 from pipeline.resume import SkipDone
 from pipeline.routing import BATCH_ITEMS, MapEvents, RouteByType, SplitRequests
 from pipeline.sinks import WriteDeadLetters, WriteDryRun
-from pipeline.sources import ReadRawEvents, delivery_windows
+from pipeline.sources import ReadRawEvents, delivery_windows, fires_on_arrival
 from pipeline.spill import job_directory
 from transforms import EVENT_TYPES
 
@@ -146,7 +146,7 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
             outage_limit_seconds=config.outage_limit_seconds,
         ))
     if config.streaming:
-        dead = [pcoll | f"DeadLetterWindows{i}" >> delivery_windows(config.window_seconds)
+        dead = [pcoll | f"DeadLetterWindows{i}" >> delivery_windows(config.window_seconds, fires_on_arrival(p))
                 for i, pcoll in enumerate(dead)]
     # Not merged first: each step's dead letters are written where they are
     # produced (see pipeline/sinks.py).

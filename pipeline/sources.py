@@ -50,7 +50,7 @@ class ReadRawEvents(beam.PTransform):
             topic=config.topic,
             timestamp_attribute=config.timestamp_attribute,
         )
-        return messages | "Window" >> WindowForDelivery(config.window_seconds)
+        return messages | "Window" >> WindowForDelivery(config.window_seconds, fires_on_arrival(pbegin.pipeline))
 
 
 def _is_local(path: str) -> bool:
@@ -89,32 +89,49 @@ class WindowForDelivery(beam.PTransform):
     cannot hold requests back); a late element fires a pane of its own.
     """
 
-    def __init__(self, window_seconds: float):
+    def __init__(self, window_seconds: float, on_arrival: bool = False):
         super().__init__()
         self.window_seconds = window_seconds
+        self.on_arrival = on_arrival
 
     def expand(self, pcoll):
         return (
             pcoll
             | "StampNotBeforeNow" >> beam.ParDo(_StampNotBeforeNow())
-            | "FixedWindows" >> delivery_windows(self.window_seconds)
+            | "FixedWindows" >> delivery_windows(self.window_seconds, self.on_arrival)
         )
 
 
-def delivery_windows(window_seconds: float) -> beam.WindowInto:
-    """The streaming job's windowing (see WindowForDelivery).
+def fires_on_arrival(pipeline: beam.Pipeline) -> bool:
+    """Whether a streaming job's panes should fire as elements arrive: on the local DirectRunner.
+
+    Its streaming executor runs one task at a time on one thread, and reads
+    Pub/Sub with a pull that waits up to 30 s for a message (fixed in Beam).
+    While that pull waits nothing else runs, no processing-time timer
+    included, and only the next pull moves the watermark: a pane that waits
+    for either waits out the pull, so the tail of a burst would be delivered
+    ~30 s late, and a Ctrl-C would lose what sat in open panes. Fired by
+    arrival, each pull's messages are sent before the next pull starts (see
+    docs/streaming.md). Other runners keep the timed panes, which put many
+    pulls' items into one request.
+    """
+    from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner, SwitchingDirectRunner
+
+    return isinstance(pipeline.runner, (SwitchingDirectRunner, BundleBasedDirectRunner))
+
+
+def delivery_windows(window_seconds: float, on_arrival: bool = False) -> beam.WindowInto:
+    """The streaming job's windowing (see WindowForDelivery and fires_on_arrival).
 
     Also applied again to the dead letters of each stage before they are
     merged: those coming out of a GroupByKey carry its continuation trigger,
     and a Flatten wants one windowing on all its inputs.
     """
+    # whole seconds: the runner API stores the delay as int ms of int s
+    early = trigger.AfterCount(1) if on_arrival else trigger.AfterProcessingTime(max(1, round(window_seconds)))
     return beam.WindowInto(
         window.FixedWindows(window_seconds),
-        trigger=trigger.AfterWatermark(
-            # whole seconds: the runner API stores the delay as int ms of int s
-            early=trigger.AfterProcessingTime(max(1, round(window_seconds))),
-            late=trigger.AfterCount(1),
-        ),
+        trigger=trigger.AfterWatermark(early=early, late=trigger.AfterCount(1)),
         accumulation_mode=trigger.AccumulationMode.DISCARDING,
         allowed_lateness=Duration(seconds=24 * 3600),
     )
