@@ -27,6 +27,7 @@ from pipeline.resume import SkipDone
 from pipeline.routing import BATCH_ITEMS, MapEvents, RouteByType, SplitRequests
 from pipeline.sinks import WriteDeadLetters, WriteDryRun
 from pipeline.sources import ReadRawEvents, delivery_windows
+from pipeline.sync import SyncDiff, write_sync_state
 from transforms import EVENT_TYPES
 
 
@@ -109,6 +110,11 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
     items, "requests" single v1 requests (see pipeline/routing.py).
     """
     raw = p | "ReadEvents" >> ReadRawEvents(config)
+    sync = None
+    if config.sync_previous is not None:
+        # Only the rows that changed since the last sync go on (pipeline/sync.py).
+        sync = SyncDiff(config.sync_previous, config.settings.without_key(), config.sync_deletes)
+        raw = raw | "SyncDiff" >> sync
     parsed = raw | "Parse" >> beam.ParDo(ParseEvents()).with_outputs(DEAD_LETTER, main="events")
     # Only the delivery step gets the key, and not even it when the key comes
     # from Secret Manager (then each worker reads it in setup()).
@@ -117,6 +123,8 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
     calls = (single, items) | "PrepareCalls" >> PrepareCalls(config.batch_shards, config.streaming)
 
     dead = [parsed[DEAD_LETTER], *map_dead]
+    if sync is not None:
+        dead.append(sync.dead)
     if config.dry_run_output:
         calls | "DryRun" >> WriteDryRun(config.dry_run_output, config.streaming)
     else:
@@ -133,6 +141,8 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
             progress_dir=config.progress_dir,
             run_id=config.run_id,
         ))
+    if sync is not None and not config.dry_run_output:
+        write_sync_state(sync, dead, config.settings.without_key(), config.run_id)
     if config.streaming:
         dead = [pcoll | f"DeadLetterWindows{i}" >> delivery_windows(config.window_seconds)
                 for i, pcoll in enumerate(dead)]
