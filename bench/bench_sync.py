@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
                               "--timestamp_column", "signed_up_at", "--site_id", SITE, "--api_key", KEY,
                               "--endpoint", sandbox.url, "--dead_letter", str(folder / "dead" / "events"),
                               "--sync_state", str(folder / "state"), "--sync_deletes"])
+            if result["status"] != 0:
+                raise SystemExit(f"{label}: the job exited with status {result['status']}")
             items = sandbox.stats()["batch_items_accepted"]
             print(f"{label}: {result['elapsed']:.1f} s, cpu {result['cpu_seconds']:.1f} s, "
                   f"max_rss_mb {result['max_rss_mb']:.0f}, items accepted {items}", flush=True)

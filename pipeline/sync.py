@@ -93,22 +93,24 @@ def open_state(path: str, settings: Settings) -> PreviousState:
     if manifest.get("version") != rows.VERSION:
         raise SyncStateError(f"{manifest_path} is a sync state of version {manifest.get('version')!r}; "
                              f"this pipeline reads version {rows.VERSION}")
-    files, run_id = manifest.get("files"), manifest.get("run_id")
+    files, sizes, run_id = manifest.get("files"), manifest.get("sizes"), manifest.get("run_id")
     if (not isinstance(files, list) or not all(isinstance(f, str) and f and "/" not in f for f in files)
-            or not isinstance(run_id, str)):
-        raise SyncStateError(f"{manifest_path} is damaged (no valid run_id and files)")
+            or not isinstance(sizes, list) or len(sizes) != len(files) or not isinstance(run_id, str)):
+        raise SyncStateError(f"{manifest_path} is damaged (no valid run_id, files and sizes)")
     expected = rows.synced_object(settings)
     if manifest.get("object") != expected:
         raise SyncStateError(f"{manifest_path} is the state of a sync to {manifest.get('object')!r}, "
                              f"not to {expected!r}: give another --sync_state")
     paths = tuple(FileSystems.join(path, name) for name in files)
-    for file_path in paths:
+    for file_path, size in zip(paths, sizes):
         try:
             first = _read_first_line(file_path)
+            actual = FileSystems.match([file_path])[0].metadata_list[0].size_in_bytes
         except Exception as err:
             raise SyncStateError(f"sync state file {file_path} cannot be read ({type(err).__name__}): "
                                  f"the state is damaged") from None
-        if first != header_line(settings):
+        # The sizes catch a cut or edited file here, at launch, rather than mid-job.
+        if first != header_line(settings) or actual != size:
             raise SyncStateError(f"sync state file {file_path} is not a customerio-beam sync state "
                                  f"file of this sync: the state is damaged")
     return PreviousState(path, run_id, paths)
@@ -268,9 +270,11 @@ class _SwitchState(beam.DoFn):
         self.settings = settings
 
     def process(self, written):
-        names = sorted(os.path.basename(f) for f in written)
+        written = sorted(written, key=os.path.basename)
+        names = [os.path.basename(f) for f in written]
+        sizes = [FileSystems.match([f])[0].metadata_list[0].size_in_bytes for f in written]
         manifest = orjson.dumps({**orjson.loads(header_line(self.settings)), "run_id": self.run_id,
-                                 "files": names}, option=orjson.OPT_INDENT_2)
+                                 "files": names, "sizes": sizes}, option=orjson.OPT_INDENT_2)
         target = FileSystems.join(self.path, MANIFEST)
         if _is_local(target):
             # A rename is atomic: a reader sees the old manifest or the new one.

@@ -9,6 +9,7 @@ a warehouse writes them (so each run is a new job for the resume record).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import orjson
@@ -77,12 +78,21 @@ def test_a_state_that_is_not_ours_or_is_damaged_stops_the_run_at_launch(tmp_path
     assert one_line_error(BASE + ["--sync_state", str(state)]) == \
         f"invalid settings: {state / MANIFEST} is not a customerio-beam sync state"
     manifest = {"format": "customerio-beam sync state", "version": 1, "object": "person", "run_id": "r",
-                "files": ["rows-r-00000-of-00001.jsonl"]}
+                "files": ["rows-r-00000-of-00001.jsonl"], "sizes": [70]}
     (state / MANIFEST).write_text(json.dumps(manifest))
     assert "cannot be read (" in one_line_error(BASE + ["--sync_state", str(state)])
     (state / "rows-r-00000-of-00001.jsonl").write_text('{"format":"something else"}\n')
     assert one_line_error(BASE + ["--sync_state", str(state)]).endswith(
         "is not a customerio-beam sync state file of this sync: the state is damaged")
+    header = b'{"format":"customerio-beam sync state","version":1,"object":"person"}\n'
+    line = b'["id:1","0123456789abcdef",{}]\n'
+    manifest["sizes"] = [len(header + line)]
+    (state / MANIFEST).write_text(json.dumps(manifest))
+    (state / "rows-r-00000-of-00001.jsonl").write_bytes(header + line[:10])
+    assert one_line_error(BASE + ["--sync_state", str(state)]).endswith(  # cut short: the size says so
+        "is not a customerio-beam sync state file of this sync: the state is damaged")
+    (state / "rows-r-00000-of-00001.jsonl").write_bytes(header + line)
+    assert job_config(PipelineOptions(BASE + ["--sync_state", str(state)])).sync_previous.run_id == "r"
     (state / MANIFEST).write_text(json.dumps({**manifest, "version": 9}))
     assert one_line_error(BASE + ["--sync_state", str(state)]).endswith("this pipeline reads version 1")
     (state / MANIFEST).write_text(json.dumps({**manifest, "object": "event"}))
@@ -218,3 +228,20 @@ def test_segment_members_are_added_and_removed_by_difference(tmp_path, sandbox):
     sync_run(sandbox, tmp_path, export("members-2.csv", ["m2", "m3", "m4"]), *flags)
     assert calls() == [("add_customers", "m1"), ("add_customers", "m2"), ("add_customers", "m3"),
                        ("add_customers", "m4"), ("remove_customers", "m1")]
+
+
+@pytest.mark.pipeline
+def test_a_sync_killed_before_its_switch_resumes_and_then_switches(tmp_path, sandbox):
+    flags = ("--input_format", "csv", "--id_column", "user_id", "--sync_deletes")
+    sync_run(sandbox, tmp_path, write_csv(tmp_path / "people-1.csv", DAY1), *flags)
+    saved = tmp_path / "saved-state"
+    shutil.copytree(tmp_path / "state", saved)
+    day2 = write_csv(tmp_path / "people-2.csv", DAY2)
+    assert len(sync_run(sandbox, tmp_path, day2, *flags)) == 4
+    # As if killed after delivering, before switching: the state is the one of day 1.
+    shutil.rmtree(tmp_path / "state")
+    shutil.copytree(saved, tmp_path / "state")
+    # Started again with the same flags it is the same job: the progress record skips what was sent ...
+    assert sync_run(sandbox, tmp_path, day2, *flags) == []
+    # ... and the state it switches to counts those rows as synced.
+    assert sync_run(sandbox, tmp_path, write_csv(tmp_path / "people-3.csv", DAY2), *flags) == []
