@@ -12,10 +12,12 @@ import json
 import shutil
 from pathlib import Path
 
+import apache_beam as beam
 import orjson
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.build import build_pipeline
 from pipeline.options import OptionsError, job_config
 from pipeline.sync import MANIFEST
 from tests.test_pipeline_end_to_end import read_dead_letters
@@ -245,3 +247,19 @@ def test_a_sync_killed_before_its_switch_resumes_and_then_switches(tmp_path, san
     assert sync_run(sandbox, tmp_path, day2, *flags) == []
     # ... and the state it switches to counts those rows as synced.
     assert sync_run(sandbox, tmp_path, write_csv(tmp_path / "people-3.csv", DAY2), *flags) == []
+
+
+def test_the_sync_translates_for_dataflow(tmp_path):
+    # A local state folder: a gs:// one would be checked over the network at launch.
+    from tests.test_dataflow_graph import DATAFLOW, GBK
+
+    options = PipelineOptions(DATAFLOW + ["--input=gs://example-bucket/exports/people-*.csv", "--input_format=csv",
+                                          "--dead_letter=gs://example-bucket/cio/dead/events",
+                                          f"--sync_state={tmp_path / 'state'}", "--sync_deletes"])
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, job_config(options))
+    job = pipeline.run().job
+    transforms = {t.unique_name: t for t in job.proto_pipeline.components.transforms.values()}
+    shuffles = {name.split("/")[0] for name, t in transforms.items() if t.spec.urn == GBK}
+    assert {"SyncDiff", "JoinDelivered"} <= shuffles
+    assert "SwitchState" in transforms

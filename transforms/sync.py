@@ -48,7 +48,10 @@ def _value_hash(value) -> str:
 
 
 def synced_object(settings: Settings) -> str:
-    """What the rows are synced to; a state of another kind must not be used (``person``, ``event``, ``segment 7 by id``)."""
+    """What the rows are synced to (``person``, ``event``, ``segment 7 by id``).
+
+    Stored in the state: the state of another kind of sync must not be used.
+    """
     if settings.audience_id is not None:
         return f"segment {settings.audience_id} by {settings.id_type}"
     return settings.record_object
