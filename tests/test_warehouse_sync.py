@@ -263,3 +263,15 @@ def test_the_sync_translates_for_dataflow(tmp_path):
     shuffles = {name.split("/")[0] for name, t in transforms.items() if t.spec.urn == GBK}
     assert {"SyncDiff", "JoinDelivered"} <= shuffles
     assert "SwitchState" in transforms
+
+
+@pytest.mark.pipeline
+def test_an_export_that_keeps_its_file_name_is_a_new_job_each_day(tmp_path, sandbox):
+    # The state's run id is part of the job's identity: yesterday's progress record hides nothing today.
+    flags = ("--input_format", "csv", "--id_column", "user_id")
+    source = tmp_path / "people.csv"
+    assert len(sync_run(sandbox, tmp_path, write_csv(source, DAY1[:1]), *flags)) == 1
+    assert sync_run(sandbox, tmp_path, write_csv(source, ["u1,u1@x.co,team,3"]), *flags) == [person("u1", plan="team")]
+    assert sync_run(sandbox, tmp_path, write_csv(source, DAY1[:1]), *flags) == [person("u1", plan="pro")]
+    # the same request as two days ago, sent again
+    assert sync_run(sandbox, tmp_path, write_csv(source, ["u1,u1@x.co,team,3"]), *flags) == [person("u1", plan="team")]
