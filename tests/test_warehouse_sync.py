@@ -275,3 +275,18 @@ def test_an_export_that_keeps_its_file_name_is_a_new_job_each_day(tmp_path, sand
     assert sync_run(sandbox, tmp_path, write_csv(source, DAY1[:1]), *flags) == [person("u1", plan="pro")]
     # the same request as two days ago, sent again
     assert sync_run(sandbox, tmp_path, write_csv(source, ["u1,u1@x.co,team,3"]), *flags) == [person("u1", plan="team")]
+
+
+@pytest.mark.pipeline
+def test_record_messages_in_json_lines_are_synced_too(tmp_path, sandbox):
+    def export(name, plans):
+        lines = [orjson.dumps(record({"id": f"u{n}"}, {"plan": plan})) for n, plan in enumerate(plans)]
+        lines.append(b'{"type": "track", "userId": "u9", "event": "Not a record"}')  # passes through, unkeyed
+        (tmp_path / name).write_bytes(b"\n".join(lines) + b"\n")
+        return tmp_path / name
+
+    first = sync_run(sandbox, tmp_path, export("records-1.jsonl", ["pro", "free"]), "--api_version", "v2")
+    assert [i["identifiers"] for i in first if i["action"] == "identify"] == [{"id": "u0"}, {"id": "u1"}]
+    second = sync_run(sandbox, tmp_path, export("records-2.jsonl", ["pro", "team"]), "--api_version", "v2")
+    assert [i for i in second if i["action"] == "identify"] == [person("u1", plan="team")]
+    assert [i["action"] for i in second] == ["event", "identify"]  # the track event is sent each time
