@@ -186,8 +186,10 @@ class DiffRows(beam.DoFn):
             return
         if not now:
             previous = rows.parse_entry(previous_line)
-            if self.sync_deletes and not rows.is_removal(previous):
-                self.counts["removed"].inc()
+            if rows.is_removal(previous):
+                return  # deleted already: nothing left to remove
+            self.counts["removed"].inc()
+            if self.sync_deletes:
                 self.counts["sent"].inc()
                 yield orjson.dumps(rows.removal_record(key))
                 yield beam.pvalue.TaggedOutput(PENDING, (key, (b"", previous_line)))
@@ -329,7 +331,7 @@ def summary_rows(counters: dict) -> list[tuple[str, str]]:
     count = lambda name: f"{counters.get((NAMESPACE, name), 0)}"  # noqa: E731
     out = [("sync: rows read", count("rows_read")), ("sync: new", count("new")),
            ("sync: changed", count("changed")), ("sync: unchanged (skipped)", count("unchanged")),
-           ("sync: removed", count("removed"))]
+           ("sync: removed (gone from the export)", count("removed"))]
     if counters.get((NAMESPACE, "duplicates")):
         out.append(("sync: rows sharing an identifier (dead-lettered)", count("duplicates")))
     out.append(("sync: rows sent", count("sent")))

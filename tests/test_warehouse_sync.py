@@ -138,13 +138,27 @@ DAY2 = ["u1,u1@x.co,team,3", "u2,u2@x.co,free,", "u3,u3@x.co,pro,5", "u5,u5@x.co
 
 
 @pytest.mark.pipeline
-def test_three_csv_exports_send_all_then_the_changes_then_nothing(tmp_path, sandbox):
+def summary_counts(out: str) -> dict[str, int]:
+    """The "sync: ..." rows of the summary table printed by a run."""
+    counts = {}
+    for line in out.splitlines():
+        if line.startswith("sync: ") and line.split()[-1].isdigit():
+            label, value = line.rsplit(None, 1)
+            counts[label.removeprefix("sync: ")] = int(value)
+    return counts
+
+
+def test_three_csv_exports_send_all_then_the_changes_then_nothing(tmp_path, sandbox, capsys):
     flags = ("--input_format", "csv", "--id_column", "user_id", "--sync_deletes")
     first = sync_run(sandbox, tmp_path, write_csv(tmp_path / "people-1.csv", DAY1), *flags)
     assert first == [person(f"u{n}", email=f"u{n}@x.co", plan=p, seats=s)
                      for n, p, s in ((1, "pro", "3"), (2, "free", "1"), (3, "pro", "5"), (4, "team", "9"),
                                      (5, "free", "1"))]
+    capsys.readouterr()
     second = sync_run(sandbox, tmp_path, write_csv(tmp_path / "people-2.csv", DAY2), *flags)
+    assert summary_counts(capsys.readouterr().out) == {
+        "rows read": 5, "new": 1, "changed": 2, "unchanged (skipped)": 2, "removed (gone from the export)": 1,
+        "rows sent": 4}
     assert second == [
         {"type": "person", "identifiers": {"id": "u4"}, "action": "delete"},
         person("u1", plan="team"),
