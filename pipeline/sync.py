@@ -176,6 +176,8 @@ class DiffRows(beam.DoFn):
         key, grouped = keyed
         now, before = list(grouped["now"]), list(grouped["before"])
         previous_line = before[0] if before else None
+        previous = rows.parse_entry(previous_line) if previous_line is not None else None
+        # No bare return in here: Beam warns about process methods that mix return and yield.
         if len(now) > 1:
             self.counts["duplicates"].inc(len(now))
             for _, record in now:
@@ -183,34 +185,29 @@ class DiffRows(beam.DoFn):
                     "sync", f"{key} is in this export {len(now)} times: none of its rows is sent", event=record))
             if previous_line is not None:
                 yield beam.pvalue.TaggedOutput(KEPT, previous_line)
-            return
-        if not now:
-            previous = rows.parse_entry(previous_line)
-            if rows.is_removal(previous):
-                return  # deleted already: nothing left to remove
-            self.counts["removed"].inc()
-            if self.sync_deletes:
-                self.counts["sent"].inc()
-                yield orjson.dumps(rows.removal_record(key))
-                yield beam.pvalue.TaggedOutput(PENDING, (key, (b"", previous_line)))
-            return
-        [(entry, record)] = now
-        if previous_line is None:
+        elif not now:
+            if not rows.is_removal(previous):  # else deleted already: nothing left to remove
+                self.counts["removed"].inc()
+                if self.sync_deletes:
+                    self.counts["sent"].inc()
+                    yield orjson.dumps(rows.removal_record(key))
+                    yield beam.pvalue.TaggedOutput(PENDING, (key, (b"", previous_line)))
+        elif previous is None:
+            [(entry, record)] = now
             self.counts["new"].inc()
             self.counts["sent"].inc()
             yield record
             yield beam.pvalue.TaggedOutput(PENDING, (key, (entry, b"")))
-            return
-        previous = rows.parse_entry(previous_line)
-        if orjson.loads(entry)[1] == previous[1]:
+        elif orjson.loads(now[0][0])[1] == previous[1]:
             self.counts["unchanged"].inc()
             yield beam.pvalue.TaggedOutput(KEPT, previous_line)
-            return
-        self.counts["changed"].inc()
-        self.counts["sent"].inc()
-        row = rows.Row(key, entry, orjson.loads(record))
-        yield orjson.dumps(rows.changed_record(row, previous))
-        yield beam.pvalue.TaggedOutput(PENDING, (key, (entry, previous_line)))
+        else:
+            [(entry, record)] = now
+            self.counts["changed"].inc()
+            self.counts["sent"].inc()
+            row = rows.Row(key, entry, orjson.loads(record))
+            yield orjson.dumps(rows.changed_record(row, previous))
+            yield beam.pvalue.TaggedOutput(PENDING, (key, (entry, previous_line)))
 
 
 class SyncDiff(beam.PTransform):
