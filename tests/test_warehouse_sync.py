@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import apache_beam as beam
@@ -304,3 +306,13 @@ def test_record_messages_in_json_lines_are_synced_too(tmp_path, sandbox):
     second = sync_run(sandbox, tmp_path, export("records-2.jsonl", ["pro", "team"]), "--api_version", "v2")
     assert [i for i in second if i["action"] == "identify"] == [person("u1", plan="team")]
     assert [i["action"] for i in second] == ["event", "identify"]  # the track event is sent each time
+
+
+@pytest.mark.pipeline
+def test_the_sync_benchmark_runs_at_a_smoke_size(tmp_path):
+    # figures are not asserted (speed belongs to the benchmark): only that the three syncs ran and sent the changes
+    out = subprocess.run([sys.executable, "-m", "bench.bench_sync", "--rows", "1000", "--folder", str(tmp_path)],
+                         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "items accepted 1000\n" in out.stdout and "items accepted 20\n" in out.stdout, out.stdout
+    assert "third sync (unchanged):" in out.stdout and out.stdout.count("items accepted 0\n") == 1, out.stdout
