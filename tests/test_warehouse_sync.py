@@ -316,3 +316,17 @@ def test_the_sync_benchmark_runs_at_a_smoke_size(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "items accepted 1000\n" in out.stdout and "items accepted 20\n" in out.stdout, out.stdout
     assert "third sync (unchanged):" in out.stdout and out.stdout.count("items accepted 0\n") == 1, out.stdout
+
+
+@pytest.mark.pipeline
+def test_a_dry_run_writes_the_diff_and_leaves_the_state_alone(tmp_path, sandbox):
+    flags = ("--input_format", "csv", "--id_column", "user_id", "--sync_deletes")
+    sync_run(sandbox, tmp_path, write_csv(tmp_path / "people-1.csv", DAY1), *flags)
+    state_before = {p.name: p.read_bytes() for p in (tmp_path / "state").iterdir()}
+    assert sync_run(sandbox, tmp_path, write_csv(tmp_path / "people-2.csv", DAY2), *flags,
+                    "--dry_run_output", str(tmp_path / "dry" / "requests")) == []
+    written = [orjson.loads(line) for p in sorted((tmp_path / "dry").iterdir()) for line in p.read_bytes().splitlines()]
+    items = sorted((i for w in written for i in w["json"]["batch"]), key=lambda i: i["identifiers"]["id"])
+    assert [(i["identifiers"]["id"], i["action"]) for i in items] == [
+        ("u1", "identify"), ("u2", "identify"), ("u4", "delete"), ("u6", "identify")]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "state").iterdir()} == state_before
