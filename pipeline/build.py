@@ -29,6 +29,7 @@ from pipeline.routing import BATCH_ITEMS, MapEvents, RouteByType, SplitRequests
 from pipeline.sinks import WriteDeadLetters, WriteDryRun
 from pipeline.sources import ReadRawEvents, delivery_windows, fires_on_arrival
 from pipeline.spill import job_directory
+from pipeline.sync import SyncDiff, write_sync_state
 from transforms import EVENT_TYPES
 
 
@@ -119,6 +120,11 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
     items, "requests" single v1 requests (see pipeline/routing.py).
     """
     raw = p | "ReadEvents" >> ReadRawEvents(config)
+    sync = None
+    if config.sync_previous is not None:
+        # Only the rows that changed since the last sync go on (pipeline/sync.py).
+        sync = SyncDiff(config.sync_previous, config.settings.without_key(), config.sync_deletes)
+        raw = raw | "SyncDiff" >> sync
     parsed = raw | "Parse" >> beam.ParDo(ParseEvents()).with_outputs(DEAD_LETTER, main="events")
     # Only the delivery step gets the key, and not even it when the key comes
     # from Secret Manager (then each worker reads it in setup()).
@@ -128,6 +134,8 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
         config.batch_shards, config.streaming, config.spill_base)
 
     dead = [parsed[DEAD_LETTER], *map_dead]
+    if sync is not None:
+        dead.append(sync.dead)
     if config.dry_run_output:
         calls | "DryRun" >> WriteDryRun(config.dry_run_output, config.streaming)
     else:
@@ -145,6 +153,8 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
             run_id=config.run_id,
             outage_limit_seconds=config.outage_limit_seconds,
         ))
+    if sync is not None and not config.dry_run_output:
+        write_sync_state(sync, dead, config.settings.without_key(), config.run_id)
     if config.streaming:
         dead = [pcoll | f"DeadLetterWindows{i}" >> delivery_windows(config.window_seconds, fires_on_arrival(p))
                 for i, pcoll in enumerate(dead)]

@@ -16,7 +16,7 @@ import orjson
 # Tag of the dead-letter output of every DoFn that can fail an element.
 DEAD_LETTER = "dead_letter"
 
-STAGES = ("parse", "map", "deliver")
+STAGES = ("parse", "sync", "map", "deliver")
 
 # A raw line longer than this is cut in the record (it did not parse anyway).
 MAX_RAW_CHARS = 1_000_000

@@ -129,6 +129,8 @@ def add_customerio_arguments(parser) -> None:
     wh.add_argument("--id_type", default="id",
                     help="with --audience_id: which identifier the segment calls use: id, email or cio_id (id)")
 
+    add_sync_arguments(parser)
+
     rate = parser.add_argument_group("delivery")
     rate.add_argument("--rate_limit", type=float, default=100.0,
                       help="requests per second for the whole job (default 100: Customer.io's fair-use limit "
@@ -159,6 +161,37 @@ def add_customerio_arguments(parser) -> None:
     outage.add_argument("--outage_limit_seconds", type=float, default=DEFAULT_OUTAGE_LIMIT_SECONDS,
                         help="batch: stop the job (exit status 4) when Customer.io stays down or unreachable this "
                              "long; the events not sent are left undone, not dead-lettered (streaming jobs wait)")
+
+
+def add_sync_arguments(parser) -> None:
+    """The incremental-sync flags (pipeline/sync.py)."""
+    sync = parser.add_argument_group("incremental warehouse syncs")
+    sync.add_argument("--sync_state", default=None,
+                      help="batch: folder (any Beam filesystem) of the state of this table's last sync: only new and "
+                           "changed rows are sent, and the state is updated when the job ends")
+    sync.add_argument("--sync_deletes", nargs="?", const=True, default=False, type=_switch,
+                      help="with --sync_state: a person gone from the export is deleted (with --audience_id: removed "
+                           "from the segment)")
+
+
+def _sync_config(opts, settings, streaming: bool, problems: list[str]):
+    """--sync_state checked at launch: the previous state (pipeline.sync.PreviousState) or None."""
+    from pipeline import sync  # the Beam wiring of the sync; imported here to keep this module's imports light
+
+    if opts.sync_deletes and not opts.sync_state:
+        problems.append("--sync_deletes needs --sync_state")
+    if not opts.sync_state:
+        return None
+    if streaming:
+        problems.append("--sync_state applies to batch jobs (--input)")
+        return None
+    if settings is None:
+        return None
+    try:
+        return sync.open_state(opts.sync_state, settings)
+    except sync.SyncStateError as err:
+        problems.append(str(err))
+        return None
 
 
 @dataclass(frozen=True)
@@ -201,6 +234,9 @@ class JobConfig:
     # than in memory. None: the runner's GroupByKey does it (Dataflow's is
     # disk-backed; streaming groups per window).
     spill_base: str | None = None
+    # --sync_state: the state this run starts from (pipeline/sync.py), and --sync_deletes.
+    sync_previous: object = None
+    sync_deletes: bool = False
 
     @property
     def per_process_rate(self) -> float:
@@ -349,6 +385,7 @@ def job_config(options: PipelineOptions) -> JobConfig:
         )
     except SettingsError as err:
         problems.append(str(err).removeprefix("invalid settings: "))
+    sync_previous = _sync_config(opts, settings, bool(opts.subscription or opts.topic), problems)
     if problems:
         raise OptionsError("invalid settings: " + "; ".join(problems))
 
@@ -385,6 +422,8 @@ def job_config(options: PipelineOptions) -> JobConfig:
         run_id=resume.new_run_id(),
         restart=bool(opts.restart),
         spill_base=_spill_base(options, streaming),
+        sync_previous=sync_previous,
+        sync_deletes=bool(opts.sync_deletes),
     )
     if not streaming and not opts.dry_run_output:
         progress_dir = opts.progress or resume.default_progress_dir(config.dead_letter, resume.job_identity(config))

@@ -80,6 +80,11 @@ def job_identity(config) -> str:
         "base_url": settings.base_url,
         "settings": settings.model_dump(mode="json", exclude={"api_key"}),
     }
+    previous = getattr(config, "sync_previous", None)
+    if previous is not None:
+        # A sync's requests depend on the state it starts from: a run killed
+        # before switching the state resumes, the next day's sync is a new job.
+        identity["sync_state"] = [previous.path, previous.run_id]
     return hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 

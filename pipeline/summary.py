@@ -8,6 +8,7 @@ import threading
 from pipeline import resume
 from pipeline.sinks import count_dead_letters, dead_letter_files
 
+from pipeline.sync import summary_rows as sync_summary_rows
 from transforms import EVENT_TYPES
 
 
@@ -89,6 +90,7 @@ def summary_rows(counters: dict[tuple[str, str], int], elapsed: float) -> list[t
     """(label, value) rows of the summary, in reading order."""
     read = counters.get(("cio", "events_read"), 0)
     rows = [("events read", f"{read}")]
+    rows += sync_summary_rows(counters)
     skipped = counters.get(("cio", "skipped_done"), 0)
     if skipped:
         rows.append(("requests skipped: done in an earlier run", f"{skipped}"))

@@ -70,6 +70,8 @@ EXAMPLES = {
     "request_timeout": "2.5",
     "max_in_flight": "512",
     "batch_shards": "32",
+    "sync_state": "gs://my-bucket/cio/sync/people",
+    "sync_deletes": "true",
 }
 
 
