@@ -8,7 +8,8 @@ from pathlib import Path
 import orjson
 
 from pipeline.calls import Outbound
-from transforms import CioRequest
+from bench.generate_events import seq_of_event
+from transforms import CioRequest, MappingError, load_settings, map_event
 
 BATCH_URL = "http://sandbox/api/v2/batch"
 
@@ -34,3 +35,17 @@ def read_dead_letters(prefix: Path) -> list[dict]:
     for name in sorted(glob.glob(f"{prefix}*")):
         records += [orjson.loads(line) for line in Path(name).read_bytes().splitlines() if line.strip()]
     return records
+
+
+def mappable(events, api_version="v1") -> tuple[set, set]:
+    """(seqs of the generated events that map, seqs of those that do not) under `api_version`."""
+    settings = load_settings(site_id="s", api_key="k", api_version=api_version)
+    valid, invalid = set(), set()
+    for event in events:
+        try:
+            map_event(event, settings)
+        except MappingError:
+            invalid.add(seq_of_event(event))
+        else:
+            valid.add(seq_of_event(event))
+    return valid, invalid

@@ -14,12 +14,11 @@ import time
 import orjson
 import pytest
 
-from bench.generate_events import generate_events, seq_of_event, seq_of_request
+from bench.generate_events import generate_events, seq_of_request
 from cio_sandbox import Sandbox, SandboxConfig
 from pipeline.main import EXIT_NOTHING_DELIVERED, EXIT_OUTAGE, EXIT_SETTINGS, run
-from tests.pipeline_helpers import read_dead_letters
+from tests.pipeline_helpers import mappable, read_dead_letters
 from tests.services import API_KEY, SITE_ID
-from transforms import MappingError, load_settings, map_event
 
 # Short waits, so that each job takes seconds.
 QUICK = ["--backoff_seconds", "0.05", "--max_backoff_seconds", "0.2", "--request_timeout", "2"]
@@ -125,14 +124,7 @@ def test_a_sandbox_stopped_and_started_again_mid_job_loses_nothing(tmp_path):
             body = record["item"] if "item" in record else record["body"]
             delivered.add(seq_of_request("POST" if "item" in record else record["method"], record["path"], body))
         assert first.accepted() and second.accepted(), "the job sent before and after the outage"
-        settings = load_settings(site_id="s", api_key="k")
-        valid = set()
-        for event in events:
-            try:
-                map_event(event, settings)
-                valid.add(seq_of_event(event))
-            except MappingError:
-                pass
+        valid, _ = mappable(events)
         assert valid <= delivered, "every event was delivered"
     finally:
         second.stop()

@@ -20,9 +20,8 @@ import pytest
 
 from bench.generate_events import generate_events, seq_of_event, seq_of_request
 from pipeline.main import run
-from tests.pipeline_helpers import read_dead_letters
+from tests.pipeline_helpers import mappable, read_dead_letters
 from tests.services import API_KEY, SITE_ID
-from transforms import MappingError, load_settings, map_event
 
 pytestmark = pytest.mark.pipeline
 
@@ -50,19 +49,6 @@ def delivered_seqs(sandbox) -> collections.Counter:
             seq = seq_of_request(record["method"], record["path"], record["body"])
         seen[seq] += 1
     return seen
-
-
-def mappable(events, api_version):
-    settings = load_settings(site_id="s", api_key="k", api_version=api_version)
-    valid, invalid = set(), set()
-    for event in events:
-        try:
-            map_event(event, settings)
-        except MappingError:
-            invalid.add(seq_of_event(event))
-        else:
-            valid.add(seq_of_event(event))
-    return valid, invalid
 
 
 def job_args(sandbox, input_path, dead_letter, *extra):

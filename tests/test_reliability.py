@@ -18,9 +18,8 @@ import pytest
 
 from bench.generate_events import generate_events, seq_of_event, seq_of_request
 from pipeline.main import run
-from tests.pipeline_helpers import read_dead_letters
+from tests.pipeline_helpers import mappable, read_dead_letters
 from tests.services import API_KEY, SITE_ID
-from transforms import MappingError, load_settings, map_event
 
 pytestmark = pytest.mark.pipeline
 
@@ -47,14 +46,7 @@ def test_faults_lose_nothing_and_apply_nothing_twice(tmp_path, make_sandbox, api
                "--request_timeout", "0.5", "--backoff_seconds", "0.02", "--max_backoff_seconds", "0.2",
                *extra) == 0
 
-    settings = load_settings(site_id="s", api_key="k", api_version=api_version)
-    valid = set()
-    for event in events:
-        try:
-            map_event(event, settings)
-            valid.add(seq_of_event(event))
-        except MappingError:
-            pass
+    valid, _ = mappable(events, api_version)
 
     applied = collections.defaultdict(list)   # seq -> bodies applied (duplicates excluded)
     for record in sandbox.accepted():
