@@ -153,13 +153,8 @@ def add_customerio_arguments(parser) -> None:
                            "person's requests are never concurrent")
     rate.add_argument("--window_seconds", type=float, default=5.0,
                       help="streaming: fixed window that object/v2 items are batched in, and the longest wait before a send")
-    # Each shard's batches go out one at a time (one person's items stay in
-    # order), so a process has at most this many v2 batch requests in
-    # flight: 16 keeps a 250 ms round trip from bounding a worker's v2
-    # throughput below what its CPU can map (docs/performance.md).
-    rate.add_argument("--batch_shards", type=int, default=16,
-                      help="keys that v2 batch items are spread over (default 16): batches of different shards are "
-                           "sent in parallel, so it is also the most v2 batch requests in flight per process")
+    rate.add_argument("--batch_shards", type=int, default=8,
+                      help="keys that v2 batch items are spread over, so batches are sent in parallel")
 
     # Outages and stops (pipeline/outage.py, pipeline/stopping.py).
     outage = parser.add_argument_group("outages")
