@@ -1,4 +1,4 @@
-"""Track, page, screen → events and devices (MAPPING.md section 4), v1 API."""
+"""Track, page, screen → events and devices (docs/mapping.md, section 4), v1 API."""
 
 import pytest
 

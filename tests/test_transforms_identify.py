@@ -1,4 +1,4 @@
-"""Identify → PUT /api/v1/customers/{id} (MAPPING.md section 3)."""
+"""Identify → PUT /api/v1/customers/{id} (docs/mapping.md, section 3)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Field look-ups (MAPPING.md section 2) and the reverse-ETL rewrite."""
+"""Field look-ups (docs/mapping.md, section 2) and the reverse-ETL rewrite."""
 
 import copy
 

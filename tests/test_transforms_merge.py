@@ -1,4 +1,4 @@
-"""Alias → merge two people (MAPPING.md section 5)."""
+"""Alias → merge two people (docs/mapping.md, section 5)."""
 
 import pytest
 

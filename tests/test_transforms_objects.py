@@ -1,4 +1,4 @@
-"""Group → object item of /api/v2/batch (MAPPING.md section 5), in v1 and v2 mode."""
+"""Group → object item of /api/v2/batch (docs/mapping.md, section 5), in v1 and v2 mode."""
 
 import pytest
 

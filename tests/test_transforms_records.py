@@ -1,4 +1,4 @@
-"""Warehouse records → v2 person items (MAPPING.md section 6)."""
+"""Warehouse records → v2 person items (docs/mapping.md, section 6)."""
 
 import pytest
 

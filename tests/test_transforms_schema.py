@@ -13,9 +13,9 @@ place where it contradicts Customer.io's documented behaviour or itself
 (``transforms/DECISIONS.md`` lists them; ``test_the_patches_are_needed`` proves each):
 1. ``oneOf`` branches that are not exclusive (``{"id": "x"}`` also matches
    the ``email`` branch, which requires nothing) are read as ``anyOf``.
-2. v2 person identifiers may be ``{"anonymous_id": ...}`` (MAPPING.md 5b;
+2. v2 person identifiers may be ``{"anonymous_id": ...}`` (docs/mapping.md, section 5b;
    Customer.io accepts it for anonymous events).
-3. a v2 person ``id`` may be a number (MAPPING.md 5b: "a numeric id stays a
+3. a v2 person ``id`` may be a number (docs/mapping.md, section 5b: "a numeric id stays a
    number").
 """
 

@@ -1,4 +1,4 @@
-"""Settings (MAPPING.md section 1): validation, URLs, authorization, secrecy."""
+"""Settings (docs/mapping.md, section 1): validation, URLs, authorization, secrecy."""
 
 import base64
 import pickle

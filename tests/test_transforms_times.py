@@ -1,4 +1,4 @@
-"""Times (MAPPING.md section 2): whole Unix seconds, ISO-8601, epoch ms and s."""
+"""Times (docs/mapping.md, section 2): whole Unix seconds, ISO-8601, epoch ms and s."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""API version v2: everything through /api/v2/batch (MAPPING.md section 5b)."""
+"""API version v2: everything through /api/v2/batch (docs/mapping.md, section 5b)."""
 
 import pytest
 
