@@ -41,12 +41,12 @@ _NO_CALLS: tuple = ()
 
 # Batching reads each item's wire form (a tuple of strings, bytes and
 # numbers, see pipeline/calls.py) in place rather than building an Outbound
-# per item. Besides the ~1 us an Outbound costs to build, open batches hold
-# up to a thousand items per shard for a while: as objects the garbage
-# collector tracks, each collection scanned them again, while a tuple of
+# per item. Besides what building an Outbound costs, open batches hold up
+# to a thousand items per shard for a while: as objects the garbage
+# collector tracks, each collection would scan them again, while a tuple of
 # plain values drops out of the collector's sight at its first collection.
-# Measured on 50,000 items: 8.3 us per item with Outbounds (a third of it in
-# the collector), 2.7 us on the tuples.
+# The cost per item of this step is measured by bench/bench_pipeline.py
+# (its dry-run and growth parts).
 
 
 def shard_of(wire: tuple, shards: int) -> int:

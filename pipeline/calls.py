@@ -41,9 +41,9 @@ class Outbound:
 
     # Between stages an Outbound travels as a plain tuple (its "wire" form):
     # wherever Beam materializes elements (a Flatten of several producers, a
-    # GroupByKey) its FastPrimitivesCoder encodes such a tuple in C (~1 us),
-    # while a dataclass falls back to pickle (~10 us each way); measured, this
-    # was most of the pipeline's per-event cost. Batching and ordering read
+    # GroupByKey) its FastPrimitivesCoder encodes such a tuple in C, while a
+    # dataclass falls back to pickle each way, which would be most of the
+    # pipeline's per-event cost (bench/bench_pipeline.py). Batching and ordering read
     # the wire form in place (the WIRE_* positions above), see batching.py.
     def to_wire(self) -> tuple:
         return Outbound.wire(self.request, self.event)

@@ -6,8 +6,9 @@ thousand of them (dicts, lists, tuples, requests) that stay alive until the
 chunk is done, so with the default nearly every chunk was traversed by a
 collection that found nothing to free (they die by reference counting a
 moment later). Waiting for 50,000 lets most chunks die before any
-collection sees them: a v2 job then runs ~3% fewer instructions per event
-(cachegrind, a 5,000 vs 15,000-event dry run: 173,400 -> 167,900).
+collection sees them, so the collector stops walking live chunks for
+nothing (`bench/instructions.py` counts the instructions per event this
+saves).
 
 It is a process-wide setting, made once per worker process from a DoFn's
 setup(): it only makes young collections rarer (cyclic garbage waits for at
@@ -16,11 +17,13 @@ already raised.
 
 Exit: when a process ends, CPython collects garbage again and again while
 it tears its modules down, and each collection walks every object still
-tracked. With Beam loaded that took ~0.45 s per process here (`python -c
-"import apache_beam"` lives on 0.45 s after its last statement, 0.05 s
-after a gc.freeze()). A DirectRunner job pays it in its own process and in
-every worker, and the runner stops its workers one after another, so a
-2-worker job spent ~1.5 s just exiting. `freeze_heap_at_exit()` moves every
+tracked. With Beam loaded those are many objects, walked many times
+(compare how long `python -c "import apache_beam"` lives on after its last
+statement with and without a gc.freeze()). A DirectRunner job pays it in
+its own process and in every worker, and the runner stops its workers one
+after another, so a multi-process job pays it several times over just
+exiting (`bench/bench_pipeline.py` reports each job's time including
+start-up and exit). `freeze_heap_at_exit()` moves every
 object to the permanent generation, which those collections skip, as the
 last thing before the interpreter starts tearing down.
 """

@@ -18,10 +18,10 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.iobase import RangeTracker
 
 # Lines per block. The steps after the read hold a whole block's events at
-# once; measured (parse + map + batch, without Beam), 25-100 lines cost about
-# the same per event and 500 about 40% more (more live objects for the
-# garbage collector to walk, and less of them in cache), while Beam's
-# per-element cost, ~1-3 us a step, is negligible from a few dozen lines.
+# once: blocks of a few dozen lines already make Beam's per-element cost
+# small per event, while much larger blocks cost more per event (more live
+# objects for the garbage collector to walk, and less of them in cache).
+# bench/bench_pipeline.py (its floor and dry-run parts) measures the read.
 DEFAULT_LINES_PER_BLOCK = 64
 DEFAULT_READ_SIZE = 1 << 20  # bytes per file.read()
 
@@ -126,9 +126,8 @@ class LineBlockSource(filebasedsource.FileBasedSource):
         # Lines are cut with bytes.find, one line at a time, rather than with
         # bytes.split(b"\n"): CPython's split looks at every byte in a loop
         # of its own (its comment: memchr "makes no difference"), while find
-        # uses memchr. Counted with cachegrind on 1 MiB of generated events
-        # (~1.1 KB lines): ~8,800 instructions per line with split (and the
-        # offsets summed after it), ~3,800 with find.
+        # uses memchr, so find costs fewer instructions per line on event-sized
+        # lines (bench/instructions.py counts them under cachegrind).
         parts: list[bytes] = []  # the start of an unfinished line, possibly over several reads
         line_start = offset  # where that unfinished line starts in the file
         position = offset  # where the next data starts in the file
@@ -213,11 +212,12 @@ class ReadLineBlocks(beam.PTransform):
     exactly the lines `beam.io.ReadFromText(file_pattern,
     coder=BytesCoder())` would yield.
 
-    Why: ReadFromText costs about 12 µs of Python per line to find and
-    claim it, and Beam adds its per-element cost (coding, bundling,
-    function calls) for every line on top. Here a line costs a share of a
-    bytes.split() of a 1 MiB read, and Beam's per-element cost is paid once
-    per block. Downstream steps iterate over the lines of each block.
+    Why: ReadFromText runs Python code per line to find and claim it, and
+    Beam adds its per-element cost (coding, bundling, function calls) for
+    every line on top. Here a line costs a share of a scan of a 1 MiB read,
+    and Beam's per-element cost is paid once per block
+    (bench/bench_pipeline.py, its floor part, measures the read).
+    Downstream steps iterate over the lines of each block.
 
     Compressed files (.gz, .bz2, ... detected from the name) are read whole;
     uncompressed files are split into ranges that are read in parallel.

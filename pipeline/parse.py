@@ -37,9 +37,9 @@ class ParseEvents(beam.DoFn):
 
     ``event`` is the event dict; ``source`` its JSON bytes, kept so that a
     failure at any later stage can dead-letter the event as it came. A line
-    that holds one object is its own source (not encoded again: ~3 us per
-    1 KB event saved); the events of an array, or of a message spread over
-    several lines, are encoded one by one.
+    that holds one object is its own source (not encoded again, which
+    saves a serialization per event); the events of an array, or of a
+    message spread over several lines, are encoded one by one.
 
     A message may hold one event object or a JSON array of them. Text that is
     not JSON, and array elements that are not objects, go to the dead-letter

@@ -8,9 +8,9 @@ separates requests sent on their own (v1) from v2 batch items.
 Elements are chunks: the events of one line, message or block of lines
 (pipeline/parse.py), in the order read. A step walks its chunk and replaces
 the entries of its own type by their requests, so each event still meets
-every step in turn while Beam's per-element cost (~1 us a step) is paid once
-per chunk: with 64-line blocks that took the chain from ~10 us to well
-under 1 us per event (bench/bench_pipeline.py).
+every step in turn while Beam's per-element cost is paid once per chunk,
+not once per event at each of the chain's steps (bench/bench_pipeline.py
+measures the whole chain).
 
 Why a chain and not a tagged output per type merged again with Flatten: on
 DirectRunner every Flatten of several inputs is a stage boundary where each

@@ -3,9 +3,9 @@
 Beam's DirectRunner first tries the Prism runner: it downloads Prism's
 binary from GitHub (on a machine without network the download fails) and
 starts a worker pool for it, then falls back to the Python FnApiRunner for a
-batch pipeline like ours. That attempt costs ~0.5 s of every local job's
-start-up, and on a machine with network it runs the job on a different
-runner than the one the tests cover.
+batch pipeline like ours. That attempt adds to every local job's start-up,
+and on a machine with network it runs the job on a different runner than
+the one the tests cover.
 
 So a local batch job without --runner goes straight to the FnApiRunner,
 built the way DirectRunner builds it (its --direct_num_workers and

@@ -1,11 +1,11 @@
 """One HTTP request at a time to Customer.io: requests' settings, urllib3's speed.
 
 Delivery sends up to --rate_limit requests a second from one worker. A
-`requests.Session.request` costs ~800 us of CPU here (preparing the request,
-merging settings, cookies, hooks, building a Response), twice what the
-urllib3 connection pool underneath costs for the same request (measured in a
-loop against the sandbox); at 1000 requests/s next to the pipeline's own work
-the difference is most of a core.
+`requests.Session.request` does much more per call than the urllib3
+connection pool underneath (preparing the request, merging settings,
+cookies, hooks, building a Response), so at a high request rate next to the
+pipeline's own work the difference is a large share of a core
+(bench/bench_pipeline.py, its delivery part, reports CPU per request).
 
 So `Transport` lets requests decide everything once per host, as it would
 for each request: proxy (HTTPS_PROXY/HTTP_PROXY/NO_PROXY, with credentials

@@ -11,7 +11,7 @@ mapping with that reason: nothing stops the job and nothing is dropped.
   pyarrow gives as datetimes, decimals or bytes are made JSON first.
 - CSV: `fileio.MatchFiles` + `ReadMatches`, parsed per file with Python's
   `csv` module. `beam.io.ReadFromCsv` needs pandas (not a dependency of this
-  project: ~60 MB on every worker for one reader), and line-based reading
+  project: a large install on every worker for one reader), and line-based reading
   (`ReadFromText`) would cut quoted cells that hold newlines. The price: one
   file is parsed by one worker, so large exports should be split into
   several files (warehouses write exports that way anyway). The first row is
