@@ -46,7 +46,7 @@ _NO_CALLS: tuple = ()
 # collector tracks, each collection would scan them again, while a tuple of
 # plain values drops out of the collector's sight at its first collection.
 # The cost per item of this step is measured by bench/bench_pipeline.py
-# (its dry-run and growth parts).
+# (its dryrun and growth parts).
 
 
 def shard_of(wire: tuple, shards: int) -> int:

@@ -21,7 +21,7 @@ from apache_beam.io.iobase import RangeTracker
 # once: blocks of a few dozen lines already make Beam's per-element cost
 # small per event, while much larger blocks cost more per event (more live
 # objects for the garbage collector to walk, and less of them in cache).
-# bench/bench_pipeline.py (its floor and dry-run parts) measures the read.
+# bench/bench_pipeline.py (its dryrun part) measures the whole pipeline.
 DEFAULT_LINES_PER_BLOCK = 64
 DEFAULT_READ_SIZE = 1 << 20  # bytes per file.read()
 
@@ -216,7 +216,7 @@ class ReadLineBlocks(beam.PTransform):
     Beam adds its per-element cost (coding, bundling, function calls) for
     every line on top. Here a line costs a share of a scan of a 1 MiB read,
     and Beam's per-element cost is paid once per block
-    (bench/bench_pipeline.py, its floor part, measures the read).
+    (bench/bench_pipeline.py, its dryrun part, measures the whole job).
     Downstream steps iterate over the lines of each block.
 
     Compressed files (.gz, .bz2, ... detected from the name) are read whole;
