@@ -1,4 +1,5 @@
-"""The Flex Template in templates/ agrees with the code it launches.
+"""The Flex Template in templates/ agrees with the code it launches, and its
+image holds only what the job runs.
 
 The option list is read from `add_customerio_arguments` itself, so a flag
 added to pipeline/options.py without a template parameter (or a parameter
@@ -221,3 +222,108 @@ def test_a_key_given_directly_is_only_in_the_delivery_step(tmp_path):
 
     pipeline.visit(Steps())
     assert holders and all(label.startswith("Deliver/") for label in holders), holders
+
+# --- the production image holds only what the job runs --------------------
+
+REPO = TEMPLATES.parent
+# What a Dataflow job never runs: they stay out of the image.
+NOT_IN_IMAGE = ("cio_sandbox", "tests", "bench", "examples", "docs")
+# Our top-level packages and folders (the names an import could point at).
+OURS = {"pipeline", "transforms", *NOT_IN_IMAGE}
+
+
+def dockerignore_patterns() -> list[tuple[bool, str]]:
+    """(is an exception "!...", pattern) in file order."""
+    patterns = []
+    for line in (TEMPLATES / "Dockerfile.dockerignore").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            negated = line.startswith("!")
+            patterns.append((negated, line.lstrip("!").rstrip("/")))
+    return patterns
+
+
+def in_build_context(rel: str, patterns) -> bool:
+    """Docker's rule: the last pattern that matches the path or one of its
+    parent folders decides (a "!" pattern puts it back in)."""
+    import fnmatch
+
+    parts = rel.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    included = True
+    for negated, pattern in patterns:
+        if any(fnmatch.fnmatchcase(c, pattern) for c in candidates):
+            included = negated
+    return included
+
+
+def build_context() -> set[str]:
+    patterns = dockerignore_patterns()
+    files = set()
+    for path in REPO.rglob("*"):
+        rel = path.relative_to(REPO).as_posix()
+        if path.is_file() and not rel.startswith((".git/", ".venv/", "out/")) and in_build_context(rel, patterns):
+            files.add(rel)
+    return files
+
+
+def test_the_image_context_holds_the_job_and_nothing_else():
+    context = build_context()
+    leaked = sorted(f for f in context if f.split("/")[0] in NOT_IN_IMAGE)
+    assert not leaked, f"in the Flex Template's build context but not run by the job: {leaked[:10]}"
+    for package in ("pipeline", "transforms"):
+        sources = {p.relative_to(REPO).as_posix() for p in (REPO / package).rglob("*.py")}
+        assert sources and sources <= context, f"{package}/ is not wholly in the image"
+    assert {"pyproject.toml", "templates/main.py", "templates/requirements.txt"} <= context
+    assert not any("__pycache__" in f or f.endswith(".pyc") for f in context)
+
+
+def test_the_dockerfile_copies_only_what_the_context_holds():
+    context = build_context()
+    dockerfile = (TEMPLATES / "Dockerfile").read_text()
+    copies = re.findall(r"^COPY (?!--from)(.+)$", dockerfile, re.M)
+    sources = [src.rstrip("*") for line in copies for src in line.split()[:-1]]
+    assert sources, "no COPY found"
+    for src in sources:
+        assert src.split("/")[0] not in NOT_IN_IMAGE, f"the Dockerfile copies {src}"
+        assert any(f == src or f.startswith(src.rstrip("/") + "/") for f in context), \
+            f"the Dockerfile copies {src}, which Dockerfile.dockerignore leaves out"
+
+
+def test_the_job_imports_nothing_that_stays_out_of_the_image():
+    """A module the job runs importing the sandbox (or a test helper) would
+    build fine and fail on the workers."""
+    import ast
+
+    offending = []
+    files = [*REPO.joinpath("pipeline").rglob("*.py"), *REPO.joinpath("transforms").rglob("*.py"),
+             TEMPLATES / "main.py"]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] in OURS and name.split(".")[0] not in ("pipeline", "transforms"):
+                    offending.append(f"{path.relative_to(REPO)}: import {name}")
+    assert not offending, offending
+
+
+def test_the_launcher_image_is_pinned_to_a_dated_tag():
+    dockerfile = (TEMPLATES / "Dockerfile").read_text()
+    launcher = re.search(r"^ARG LAUNCHER_IMAGE=(\S+)$", dockerfile, re.M).group(1)
+    assert re.fullmatch(r"gcr\.io/dataflow-templates-base/python311-template-launcher-base:\d{8}[-_][A-Za-z0-9]+",
+                        launcher), launcher
+
+
+def test_the_template_readme_names_only_parameters_that_exist():
+    readme = (TEMPLATES / "README.md").read_text()
+    named = set(re.findall(r"--parameters (?:\^.\^)?(\w+)=", readme))
+    # Beam's own options that Dataflow accepts for any Flex Template.
+    beam_options = {"sdk_container_image", "sdk_location"}
+    assert named, "no --parameters in templates/README.md"
+    assert named - beam_options <= set(template_parameters()), named - beam_options - set(template_parameters())
+    assert "pasted into" not in readme
