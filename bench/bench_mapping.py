@@ -5,7 +5,7 @@ in memory, then times ``decode_events`` alone on every line (the floor that
 orjson sets) and, per API version, ``decode_events`` plus ``map_event`` on
 every event (the request bodies come out serialized, so this is all the CPU
 work the pipeline does per event before sending). Prints a Markdown table
-that can be pasted into the README.
+for docs/performance.md.
 
     .venv/bin/python -m bench.bench_mapping [--count N] [--profile]
 

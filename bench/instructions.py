@@ -26,7 +26,7 @@ Parts, each on its own (the differences between them are the cost of a stage):
           process of its own and is not counted
 
 Needs valgrind (Debian: apt install valgrind). CI counts one small part
-once (tests/test_bench_instructions.py); the figures are for the README.
+once (tests/test_bench_instructions.py); the figures are for docs/performance.md.
 """
 
 from __future__ import annotations
