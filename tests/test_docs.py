@@ -7,6 +7,7 @@ that exists.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -26,12 +27,12 @@ TEXT_SUFFIXES = {".py", ".md", ".toml", ".txt", ".json", ".yaml", ".yml", ".sh",
 
 
 def repository_text_files():
-    for path in sorted(ROOT.rglob("*")):
-        rel = path.relative_to(ROOT)
-        if any(part in SKIPPED_DIRS or part.endswith(".egg-info") for part in rel.parts):
-            continue
-        if path.is_file() and path.suffix in TEXT_SUFFIXES and path.stat().st_size < 2_000_000:
-            yield rel, path
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info"))
+        for name in sorted(files):
+            path = Path(folder, name)
+            if path.suffix in TEXT_SUFFIXES and path.stat().st_size < 2_000_000:
+                yield path.relative_to(ROOT), path
 
 
 def test_nothing_refers_to_a_path_outside_the_repository():

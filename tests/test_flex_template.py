@@ -258,12 +258,16 @@ def in_build_context(rel: str, patterns) -> bool:
 
 
 def build_context() -> set[str]:
+    import os
+
     patterns = dockerignore_patterns()
     files = set()
-    for path in REPO.rglob("*"):
-        rel = path.relative_to(REPO).as_posix()
-        if path.is_file() and not rel.startswith((".git/", ".venv/", "out/")) and in_build_context(rel, patterns):
-            files.add(rel)
+    for folder, dirs, names in os.walk(REPO):
+        dirs[:] = [d for d in dirs if d not in (".git", ".venv", "out")]
+        for name in names:
+            rel = Path(folder, name).relative_to(REPO).as_posix()
+            if in_build_context(rel, patterns):
+                files.add(rel)
     return files
 
 
