@@ -1,7 +1,8 @@
 """Instructions per event: the pipeline's cost in a unit the host's speed does not move.
 
-This project's machine changes speed by up to ~2x within minutes, which
-drowns a 10% change in wall-clock figures. Valgrind's cachegrind counts the
+A shared machine's speed drifts within minutes by more than the changes
+worth measuring, which drowns them in wall-clock figures
+(docs/performance.md shows the spread). Valgrind's cachegrind counts the
 instructions a run executes, the same on a slow host as on a fast one. Two
 runs of the same work, on N and on 3N events, differ only by 2N events:
 their difference, divided by 2N, is the cost of one event, with start-up
