@@ -13,6 +13,7 @@ from transforms.errors import MappingError
     ("user-1", PersonRef({"id": "user-1"}, "user-1", "id:user-1")),
     ("CIO_abc", PersonRef({"id": "CIO_abc"}, "CIO_abc", "id:CIO_abc")),  # the prefix is lower-case
     ("xcio_abc", PersonRef({"id": "xcio_abc"}, "xcio_abc", "id:xcio_abc")),
+    ("cio_team@x.co", PersonRef({"id": "cio_team@x.co"}, "cio_team%40x.co", "id:cio_team@x.co")),
     ("a/b@x.co", PersonRef({"id": "a/b@x.co"}, "a%2Fb%40x.co", "id:a/b@x.co")),
     (42, PersonRef({"id": 42}, "42", "id:42")),
 ])
@@ -41,6 +42,7 @@ def test_cio_id_of():
 def test_relationship_identifiers():
     assert relationship_identifiers("cio_9f") == {"cio_id": "9f"}
     assert relationship_identifiers("a@b.co") == {"email": "a@b.co"}
+    assert relationship_identifiers("cio_team@x.co") == {"email": "cio_team@x.co"}
     assert relationship_identifiers(7) == {"id": "7"}
 
 

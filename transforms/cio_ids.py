@@ -16,8 +16,9 @@ A user id starting with ``cio_`` must be followed by the cio_id itself,
 letters and digits only (the document's format ``cio_[a-zA-Z0-9]*``, with at
 least one character): Customer.io would read any other value starting with
 ``cio_`` as a cio_id that cannot exist, so it is a ``MappingError`` here
-instead of a call that updates nobody. The prefix is lower-case; ``CIO_x``
-and numeric user ids are ordinary ids.
+instead of a call that updates nobody. The prefix is lower-case; ``CIO_x``,
+numeric user ids and values with an ``@`` (e-mail addresses such as
+``cio_team@x.co``) are ordinary ids.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def cio_id_of(user_id: str | int) -> str | None:
     A user id starting with ``cio_`` that is not ``cio_`` + letters and
     digits is a MappingError.
     """
-    if type(user_id) is not str or not user_id.startswith(CIO_PREFIX):
-        return None
+    if type(user_id) is not str or not user_id.startswith(CIO_PREFIX) or "@" in user_id:
+        return None  # "cio_team@x.co" is an e-mail address, not a cio_id
     cio_id = user_id[len(CIO_PREFIX):]
     if _CIO_ID.fullmatch(cio_id) is None:  # [A-Za-z0-9] is ASCII only
         raise MappingError(f"user id {clip(user_id)!r} starts with cio_ but is not cio_ followed by a "
