@@ -39,8 +39,10 @@ def test_group_relationship_attributes(event, attributes):
 
 
 @pytest.mark.parametrize("event, message", [
-    (group(context={"relationshipAttributes": "admin"}), "context.relationshipAttributes must be an object (got string)"),
-    (group(properties={"relationshipAttributes": [1]}), "properties.relationshipAttributes must be an object (got array)"),
+    (group(context={"relationshipAttributes": "admin"}),
+     "context.relationshipAttributes must be an object (got string)"),
+    (group(properties={"relationshipAttributes": [1]}),
+     "properties.relationshipAttributes must be an object (got array)"),
     (group(traits={"relationshipAttributes": 3}), "traits.relationshipAttributes must be an object (got number)"),
 ])
 def test_relationship_attributes_must_be_an_object(event, message):
@@ -93,7 +95,8 @@ def test_identify_relationship(traits, entry):
 @pytest.mark.parametrize("traits, message", [
     ({"objectId": {"id": 1}}, "traits.objectId must be a string or a number (got object)"),
     ({"objectId": "a", "objectTypeId": True}, "traits.objectTypeId must be a string or a number (got boolean)"),
-    ({"objectId": "a", "relationshipAttributes": "admin"}, "traits.relationshipAttributes must be an object (got string)"),
+    ({"objectId": "a", "relationshipAttributes": "admin"},
+     "traits.relationshipAttributes must be an object (got string)"),
 ])
 def test_identify_relationship_errors(traits, message):
     with pytest.raises(MappingError) as err:
