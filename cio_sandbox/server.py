@@ -15,7 +15,8 @@ one ``sendall`` per answer (headers and body together, TCP_NODELAY; the usual
 JSON; valid batch items accepted by quick checks (see ``validation``).
 
 Order of decisions for an API request:
-  read body -> route (404 / 405) -> Basic auth (401) -> fault draw
+  read body -> route (404 / 405) -> Basic auth (401; not for the open
+  POST /api/v1/metrics) -> fault draw
   (drop / 500 / 429) -> rate limit (429) -> validation (400, or 207 for a batch
   with invalid items) -> record accepted operations -> slow fault sleep ->
   ``latency_ms`` (added to every API answer, whatever its status) -> answer.
@@ -80,6 +81,9 @@ _CUSTOMER_TAIL = {
     "devices": (_CUSTOMER + "/devices", {"PUT": "add_device"}),
 }
 V_BATCH = "/api/v2/batch"
+# Operations Customer.io serves without authorization (no security requirement
+# in its OpenAPI document): delivery metrics come from anywhere a message went.
+_OPEN_OPERATIONS = frozenset(("metrics",))
 _SEGMENT_TAIL = {
     "add_customers": "/api/v1/segments/{segment_id}/add_customers",
     "remove_customers": "/api/v1/segments/{segment_id}/remove_customers",
@@ -113,6 +117,8 @@ def route(raw_path: str):
             return "/api/v1/events", {"POST": "anonymous_event"}, {}
         elif n == 4 and base == "merge_customers":
             return "/api/v1/merge_customers", {"POST": "merge"}, {}
+        elif n == 4 and base == "metrics":
+            return "/api/v1/metrics", {"POST": "metrics"}, {}
         elif n == 6 and base == "segments" and segs[5] in _SEGMENT_TAIL:
             return _SEGMENT_TAIL[segs[5]], {"POST": "segment"}, {"segment_id": unquote(segs[4])}
         elif n == 5 and base == "accounts" and segs[4] == "region":
@@ -152,6 +158,10 @@ def _status_head(status: int, reason: str) -> bytes:
 
 _STATUS_HEADS: dict[int, bytes] = {}  # status -> _status_head(...), filled as statuses are first sent
 _OK_ANSWER = _status_head(200, "OK") + b"%d\r\n\r\n%b" % (len(_OK), _OK)  # 200 "{}", keep-alive
+
+
+# v1 operations whose body is required
+_BODY_OPERATIONS = frozenset(("identify", "event", "anonymous_event", "add_device", "merge", "segment", "metrics"))
 
 
 class _Answer(Exception):
@@ -410,7 +420,7 @@ class _Handler(BaseHTTPRequestHandler):
                 refusal = _Answer(405, _error_body(v2, "method_not_allowed",
                                                    f"method {method} not allowed on {template}; allowed: {allow}"),
                                   (("Allow", allow),))
-            elif not sb._authorized(self.headers.get("authorization")):
+            elif op not in _OPEN_OPERATIONS and not sb._authorized(self.headers.get("authorization")):
                 refusal = _Answer(401, UNAUTHORIZED)
             else:
                 person = params.get("id")
@@ -487,11 +497,11 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 parsed = orjson.loads(body)
             except orjson.JSONDecodeError:
-                if op in ("identify", "event", "anonymous_event", "add_device", "merge", "segment"):
+                if op in _BODY_OPERATIONS:
                     errors.append("request body is not valid JSON")
                     return 400, v1_errors(*errors)
                 parsed = None  # body-less calls: ignore a stray body
-        elif op in ("identify", "event", "anonymous_event", "add_device", "merge", "segment"):
+        elif op in _BODY_OPERATIONS:
             errors.append("request body is required (a JSON object)")
             return 400, v1_errors(*errors)
 
@@ -511,6 +521,8 @@ class _Handler(BaseHTTPRequestHandler):
             errors.extend(V.v1_merge(parsed))
         elif op == "segment":
             errors.extend(V.v1_segment(params["segment_id"], query.get("id_type"), parsed))
+        elif op == "metrics":
+            errors.extend(V.v1_metrics(parsed))
         if errors:
             return 400, v1_errors(*errors)
         self.sandbox.state.accept_v1(self.command, path, query, parsed, event_id)

@@ -29,6 +29,13 @@ checked to be a well-formed ULID; e-mail addresses are not checked for shape.
 A person ``id`` may be a JSON integer as well as a string (the OpenAPI types it
 as a string; the pipeline keeps numeric user ids numeric, which Customer.io
 accepts), in v2 identifiers and in merge primary/secondary.
+
+A ``cio_id`` is letters and digits (the OpenAPI's format for the ``cio_``
+path identifier is ``cio_[a-zA-Z0-9]*``): bare in v2 identifiers and merge
+sides, prefixed with ``cio_`` in a v1 path (a path identifier starting with
+``cio_`` that is not an e-mail address is read as a cio_id, like Customer.io
+tells the identifier's kind from its shape). ``POST /api/v1/metrics`` needs no
+authorization (the OpenAPI gives it no security requirement).
 """
 
 from __future__ import annotations
@@ -69,6 +76,12 @@ OBJECT_ACTIONS = frozenset((
 ))
 DELIVERY_ACTIONS = frozenset(("event",))
 DELIVERY_EVENT_NAMES = frozenset(("opened", "converted", "delivered"))
+# POST /api/v1/metrics: the metrics of every channel the schema lists (the
+# call does not say the channel); a numeric recipient (a phone number) is
+# only the SMS variant's, which allows fewer.
+METRICS = frozenset(("bounced", "clicked", "converted", "deferred", "delivered", "dropped", "opened", "spammed"))
+SMS_METRICS = frozenset(("bounced", "clicked", "delivered", "opened"))
+CIO_PREFIX = "cio_"
 ACTIONS_BY_TYPE = {
     "person": PERSON_ACTIONS,
     "object": OBJECT_ACTIONS,
@@ -93,12 +106,20 @@ def _nbytes(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
+def _cio_id_fine(value: str) -> bool:
+    """A cio_id: one or more ASCII letters and digits."""
+    return value.isascii() and value.isalnum()
+
+
 def person_id_error(identifier: str) -> str | None:
-    """The path identifier of a v1 call: non-empty, at most 150 bytes."""
+    """The path identifier of a v1 call: non-empty, at most 150 bytes; ``cio_<cio_id>`` when so prefixed."""
     if identifier == "":
         return "identifier is required"
     if _nbytes(identifier) > MAX_PERSON_ID_BYTES:
         return f"identifier is longer than {MAX_PERSON_ID_BYTES} bytes"
+    if identifier.startswith(CIO_PREFIX) and "@" not in identifier \
+            and not _cio_id_fine(identifier[len(CIO_PREFIX):]):
+        return "an identifier starting with cio_ must be cio_ followed by the person's cio_id (letters and digits)"
     return None
 
 
@@ -235,6 +256,8 @@ def _merge_side_error(side) -> str | None:
         return f"{key} must be a non-empty string"
     if key == "id" and _nbytes(value) > MAX_PERSON_ID_BYTES:
         return f"id is longer than {MAX_PERSON_ID_BYTES} bytes"
+    if key == "cio_id" and not _cio_id_fine(value):
+        return "cio_id must be letters and digits, without the cio_ prefix"
     return None
 
 
@@ -250,6 +273,31 @@ def v1_merge(body) -> list[str]:
         error = _merge_side_error(body[side])
         if error:
             errors.append(f"{side} {error}")
+    return errors
+
+
+def v1_metrics(body) -> list[str]:
+    """POST /api/v1/metrics: {"delivery_id", "metric", optional timestamp, recipient, href, reason}."""
+    if not isinstance(body, dict):
+        return ["request body must be a JSON object"]
+    errors = []
+    if not _nonempty_str(body.get("delivery_id")):
+        errors.append("delivery_id is required and must be a non-empty string")
+    metric = body.get("metric")
+    if not _one_of(metric, METRICS):
+        errors.append("metric is required and must be one of " + ", ".join(sorted(METRICS)))
+    if "timestamp" in body and not _is_int(body["timestamp"]):
+        errors.append("timestamp must be an integer unix timestamp")
+    if "recipient" in body:
+        recipient = body["recipient"]
+        if _is_int(recipient):
+            if _one_of(metric, METRICS) and metric not in SMS_METRICS:
+                errors.append("a numeric recipient (SMS) allows only the metrics " + ", ".join(sorted(SMS_METRICS)))
+        elif not isinstance(recipient, str):
+            errors.append("recipient must be a string (or an SMS phone number as an integer)")
+    for key in ("href", "reason"):
+        if key in body and not isinstance(body[key], str):
+            errors.append(f"{key} must be a string")
     return errors
 
 
@@ -295,6 +343,8 @@ def _person_identifiers_error(identifiers, action: str) -> Error | None:
         return ("invalid", f"identifiers.{key}", f"{key} must be a non-empty string")
     if key == "id" and _nbytes(value) > MAX_PERSON_ID_BYTES:
         return ("too_long", "identifiers.id", f"id is longer than {MAX_PERSON_ID_BYTES} bytes")
+    if key == "cio_id" and not _cio_id_fine(value):
+        return ("invalid", "identifiers.cio_id", "cio_id must be letters and digits, without the cio_ prefix")
     return None
 
 
@@ -323,15 +373,61 @@ def _event_fields_error(item) -> Error | None:
     return None
 
 
+def _relationship_entries_error(entries: list, anonymous: bool = False) -> Error | None:
+    """Each ``cio_relationships`` entry: an identifiers object, relationship_attributes an object.
+
+    ``anonymous`` (the object action identify_anonymous): every entry names
+    exactly an ``anonymous_id``; otherwise an ``anonymous_id`` is refused
+    (an anonymous person is related by identify_anonymous only).
+    """
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("identifiers"), dict):
+            return ("invalid", f"cio_relationships[{i}].identifiers",
+                    "each relationship needs an identifiers object")
+        if "relationship_attributes" in entry and not isinstance(entry["relationship_attributes"], dict):
+            return ("invalid", f"cio_relationships[{i}].relationship_attributes",
+                    "relationship_attributes must be an object")
+        identifiers = entry["identifiers"]
+        if anonymous:
+            if list(identifiers) != ["anonymous_id"] or not _nonempty_str(identifiers["anonymous_id"]):
+                return ("invalid", f"cio_relationships[{i}].identifiers",
+                        "identify_anonymous relates people by a non-empty anonymous_id alone")
+        elif "anonymous_id" in identifiers:
+            return ("invalid", f"cio_relationships[{i}].identifiers.anonymous_id",
+                    "an anonymous person is related with the object action identify_anonymous")
+        elif "cio_id" in identifiers and not (_nonempty_str(identifiers["cio_id"])
+                                              and _cio_id_fine(identifiers["cio_id"])):
+            return ("invalid", f"cio_relationships[{i}].identifiers.cio_id",
+                    "cio_id must be letters and digits, without the cio_ prefix")
+    return None
+
+
 def _relationships_error(item) -> Error | None:
     rel = item.get("cio_relationships")
     if not isinstance(rel, list) or not rel:
         return ("required", "cio_relationships", "cio_relationships is required and must be a non-empty list")
-    for i, entry in enumerate(rel):
-        if not isinstance(entry, dict) or not isinstance(entry.get("identifiers"), dict):
-            return ("invalid", f"cio_relationships[{i}].identifiers",
-                    "each relationship needs an identifiers object")
-    return None
+    return _relationship_entries_error(rel)
+
+
+def _object_identify_error(item, action: str) -> Error | None:
+    """identify: optional cio_relationships; identify_anonymous: an anonymous person to relate.
+
+    identify_anonymous names its person in ``cio_relationships`` (the
+    OpenAPI's schema) or in a top-level ``anonymous_id`` (its example).
+    """
+    anonymous = action == "identify_anonymous"
+    rel = item.get("cio_relationships")
+    if rel is None and "cio_relationships" not in item:
+        if anonymous and not _nonempty_str(item.get("anonymous_id")):
+            return ("required", "cio_relationships",
+                    "identify_anonymous needs cio_relationships with an anonymous_id (or a top-level anonymous_id)")
+        return None
+    if not isinstance(rel, list):
+        return ("invalid", "cio_relationships", "cio_relationships must be a list")
+    if anonymous and not rel and not _nonempty_str(item.get("anonymous_id")):
+        return ("required", "cio_relationships",
+                "identify_anonymous needs cio_relationships with an anonymous_id (or a top-level anonymous_id)")
+    return _relationship_entries_error(rel, anonymous)
 
 
 def _device_error(item, action: str) -> Error | None:
@@ -403,6 +499,8 @@ def batch_item_error_reference(item) -> Error | None:
             return error
         if action in ("add_relationships", "delete_relationships"):
             return _relationships_error(item)
+        if action in ("identify", "identify_anonymous"):
+            return _object_identify_error(item, action)
         return None
 
     # delivery
@@ -445,7 +543,7 @@ def _person_identifiers_fine(item: dict, allowed: frozenset) -> bool:
             return True
         return type(value) is str and value != "" and (
             len(value) <= _SHORT_ID or _nbytes(value) <= MAX_PERSON_ID_BYTES)
-    return key in allowed and type(value) is str and value != ""
+    return key in allowed and type(value) is str and value != "" and (key != "cio_id" or _cio_id_fine(value))
 
 
 def _common_fields_fine(item: dict) -> bool:
@@ -465,7 +563,8 @@ def _accepts_person_event(item: dict) -> bool:
         if type(value) is not int and not (type(value) is str and value != "" and (
                 len(value) <= _SHORT_ID or _nbytes(value) <= MAX_PERSON_ID_BYTES)):
             return False
-    elif key not in PERSON_EVENT_IDENTIFIERS or type(value) is not str or value == "":
+    elif key not in PERSON_EVENT_IDENTIFIERS or type(value) is not str or value == "" or (
+            key == "cio_id" and not _cio_id_fine(value)):
         return False
     name = item.get("name")
     if type(name) is not str or name == "" or (
@@ -516,6 +615,12 @@ def _accepts_object_plain(item: dict) -> bool:
     return _common_fields_fine(item) and _object_identifiers_fine(item)
 
 
+def _accepts_object_identify(item: dict) -> bool:
+    """identify, identify_anonymous: the object, and the people related to it when any."""
+    return (_common_fields_fine(item) and _object_identifiers_fine(item)
+            and _object_identify_error(item, item["action"]) is None)
+
+
 def _accepts_object_relationships(item: dict) -> bool:
     return _common_fields_fine(item) and _object_identifiers_fine(item) and _relationships_error(item) is None
 
@@ -542,7 +647,8 @@ _FAST_ACCEPT = {
         "merge": _accepts_person_merge,
     },
     "object": {
-        **dict.fromkeys(("identify", "identify_anonymous", "delete"), _accepts_object_plain),
+        **dict.fromkeys(("identify", "identify_anonymous"), _accepts_object_identify),
+        "delete": _accepts_object_plain,
         **dict.fromkeys(("add_relationships", "delete_relationships"), _accepts_object_relationships),
     },
     "delivery": {"event": _accepts_delivery_event},

@@ -108,6 +108,10 @@ def add_customerio_arguments(parser) -> None:
     cio.add_argument("--no_dedup_ids", dest="dedup_ids", nargs="?", const=False, default=True,
                      type=_negated_switch,
                      help="do not add deterministic dedup ids (ULIDs) to events")
+    cio.add_argument("--convert_timestamps", nargs="?", const=True, default=False, type=_switch,
+                     help="turn ISO-8601 date-time strings with a zone (2024-05-01T10:00:00Z, ...+02:00) in traits "
+                          "and properties, at any depth, into whole Unix seconds; bare dates, zoneless times and "
+                          "numbers stay as they are (docs/mapping-timestamps.md)")
 
     wh = parser.add_argument_group("warehouse exports (reverse ETL)")
     wh.add_argument("--input_format", default="jsonl",
@@ -379,6 +383,7 @@ def job_config(options: PipelineOptions) -> JobConfig:
             device_token_event=opts.device_token_event,
             record_object=opts.record_object,
             dedup_ids=opts.dedup_ids,
+            convert_timestamps=opts.convert_timestamps,
             endpoint=opts.endpoint,
             audience_id=opts.audience_id,
             id_type=opts.id_type,

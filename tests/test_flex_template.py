@@ -65,6 +65,7 @@ EXAMPLES = {
     "record_object": "event",
     "skip_credentials_check": "true",
     "no_dedup_ids": "false",
+    "convert_timestamps": "true",
     "rate_limit": "900",
     "rate_limit_shares": "40",
     "max_retries": "8",
@@ -97,6 +98,9 @@ def test_switches_take_an_explicit_value():
     assert opts("--no_dedup_ids=false").dedup_ids is True
     assert opts("--skip_credentials_check").skip_credentials_check is True
     assert opts("--skip_credentials_check=false").skip_credentials_check is False
+    assert opts().convert_timestamps is False
+    assert opts("--convert_timestamps").convert_timestamps is True
+    assert opts("--convert_timestamps=false").convert_timestamps is False
 
 
 @pytest.mark.parametrize("name,bad", [

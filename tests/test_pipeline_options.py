@@ -126,3 +126,9 @@ def test_help_lists_every_exit_status(capsys):
     out = capsys.readouterr().out
     for status in ("0", "1", "2", "3", "4", "5", "130", "143"):
         assert f"\n  {status} " in out, f"exit status {status} is missing from --help"
+
+
+def test_convert_timestamps_is_off_unless_asked_for():
+    assert config(BASE).settings.convert_timestamps is False
+    assert config(BASE + ["--convert_timestamps"]).settings.convert_timestamps is True
+    assert config(BASE + ["--convert_timestamps=false"]).settings.convert_timestamps is False

@@ -101,6 +101,14 @@ def test_key_never_shown():
      "POST /api/v1/segments/{segment_id}/add_customers"),
     ("POST", "/api/v1/segments/7/remove_customers", {"ids": ["1"]},
      "POST /api/v1/segments/{segment_id}/remove_customers"),
+    ("POST", "/api/v1/metrics", {"delivery_id": "RPILAgUBcRhIBqSfeiIwdIYJKxTY", "metric": "clicked",
+                                 "timestamp": 1700000000, "href": "https://x.co", "recipient": "a@b.co"},
+     "POST /api/v1/metrics"),
+    ("PUT", "/api/v1/customers/cio_a3000001", {"plan": "pro"}, "PUT /api/v1/customers/{id}"),
+    ("POST", "/api/v1/customers/cio_a3000001/events", {"name": "purchase"}, "POST /api/v1/customers/{id}/events"),
+    ("PUT", "/api/v1/customers/cio_team@x.co", {}, "PUT /api/v1/customers/{id}"),  # an email, not a cio_id
+    ("POST", "/api/v1/merge_customers", {"primary": {"cio_id": "a1"}, "secondary": {"id": "2"}},
+     "POST /api/v1/merge_customers"),
 ])
 def test_v1_happy_path_is_recorded(sb, method, path, body, template):
     r = session().request(method, sb.url + path, json=body)
@@ -164,6 +172,17 @@ def test_percent_encoded_ids_are_decoded_once(sb):
     ("POST", "/api/v1/segments/7/add_customers?id_type=phone", {"ids": ["1"]}, "id_type"),
     ("POST", "/api/v1/segments/7/remove_customers", {"ids": "1"}, "list"),
     ("POST", "/api/v1/segments/abc/add_customers", {"ids": ["1"]}, "segment_id"),
+    ("POST", "/api/v1/metrics", {"metric": "opened"}, "delivery_id"),
+    ("POST", "/api/v1/metrics", {"delivery_id": "d", "metric": "unsubscribed"}, "metric is required and must be one of"),
+    ("POST", "/api/v1/metrics", {"delivery_id": "d"}, "metric"),
+    ("POST", "/api/v1/metrics", {"delivery_id": "d", "metric": "opened", "timestamp": "2024-01-01"}, "timestamp"),
+    ("POST", "/api/v1/metrics", {"delivery_id": "d", "metric": "converted", "recipient": 15550000}, "SMS"),
+    ("POST", "/api/v1/metrics", {"delivery_id": "d", "metric": "opened", "href": ["x"]}, "href"),
+    ("POST", "/api/v1/metrics", None, "required"),
+    ("PUT", "/api/v1/customers/cio_", {}, "cio_id"),
+    ("PUT", "/api/v1/customers/cio_ab-c", {}, "cio_id"),
+    ("POST", "/api/v1/customers/cio_a%20b/events", {"name": "x"}, "cio_id"),
+    ("POST", "/api/v1/merge_customers", {"primary": {"cio_id": "cio_1"}, "secondary": {"id": "2"}}, "cio_id"),
 ])
 def test_v1_invalid_is_400_with_meta_errors(sb, method, path, body, needle):
     kwargs = {"data": body} if isinstance(body, bytes) else {"json": body}
@@ -257,6 +276,31 @@ def test_batch_all_valid_is_200_and_each_item_recorded(sb):
     ({"type": "person", "action": {"identify": 1}, "identifiers": {"id": "1"}}, "action"),
     ({"type": "delivery", "action": "event", "identifiers": {"id": "d"}, "name": ["opened"],
       "attributes": {"device_token": "t"}}, "name"),
+    # cio_id is bare in v2: letters and digits, no cio_ prefix
+    (person(ident={"cio_id": "cio_a1"}), "identifiers.cio_id"),
+    (person("event", ident={"cio_id": "a-1"}, name="x"), "identifiers.cio_id"),
+    ({"type": "person", "action": "merge", "primary": {"cio_id": "cio_1"}, "secondary": {"id": "2"}}, "primary"),
+    # relationships: attributes are an object; anonymous people only through identify_anonymous
+    ({"type": "object", "action": "identify", "identifiers": {"object_type_id": "1", "object_id": "a"},
+      "cio_relationships": [{"identifiers": {"id": "1"}, "relationship_attributes": "admin"}]},
+     "cio_relationships[0].relationship_attributes"),
+    (person("add_relationships", cio_relationships=[
+        {"identifiers": {"object_type_id": "1", "object_id": "a"}, "relationship_attributes": [1]}]),
+     "cio_relationships[0].relationship_attributes"),
+    ({"type": "object", "action": "identify", "identifiers": {"object_type_id": "1", "object_id": "a"},
+      "cio_relationships": [{"identifiers": {"anonymous_id": "an"}}]}, "cio_relationships[0].identifiers.anonymous_id"),
+    ({"type": "object", "action": "add_relationships", "identifiers": {"object_type_id": "1", "object_id": "a"},
+      "cio_relationships": [{"identifiers": {"cio_id": "cio_1"}}]}, "cio_relationships[0].identifiers.cio_id"),
+    ({"type": "object", "action": "identify_anonymous", "identifiers": {"object_type_id": "1", "object_id": "a"},
+      "cio_relationships": [{"identifiers": {"id": "1"}}]}, "cio_relationships[0].identifiers"),
+    ({"type": "object", "action": "identify_anonymous", "identifiers": {"object_type_id": "1", "object_id": "a"},
+      "cio_relationships": [{"identifiers": {"anonymous_id": ""}}]}, "cio_relationships[0].identifiers"),
+    ({"type": "object", "action": "identify_anonymous", "identifiers": {"object_type_id": "1", "object_id": "a"}},
+     "cio_relationships"),
+    ({"type": "object", "action": "identify_anonymous", "identifiers": {"object_type_id": "1", "object_id": "a"},
+      "cio_relationships": []}, "cio_relationships"),
+    ({"type": "object", "action": "identify", "identifiers": {"object_type_id": "1", "object_id": "a"},
+      "cio_relationships": {"identifiers": {"id": "1"}}}, "cio_relationships"),
 ])
 def test_batch_invalid_item_gives_207_with_its_index_and_valid_items_are_kept(sb, bad, field):
     items = [person(), bad, person("event", name="e1")]
@@ -644,3 +688,50 @@ def test_overlapping_requests_about_one_person_are_counted():
         assert sb.stats()["overlapping_person_requests"] == 1
         put("same")
         assert sb.stats()["overlapping_person_requests"] == 1
+
+
+# --- delivery metrics, cio_ ids, relationships (the shapes of transforms/metrics.py, cio_ids.py, relationships.py)
+
+
+def test_metrics_need_no_authorization_and_are_recorded(sb):
+    body = {"delivery_id": "d1", "metric": "delivered"}
+    assert requests.post(sb.url + "/api/v1/metrics", json=body).status_code == 200
+    assert requests.post(sb.url + "/api/v1/metrics", json=body, auth=(SITE, "wrong")).status_code == 200
+    assert [(rec["method"], rec["path"], rec["body"]) for rec in sb.accepted()] == [
+        ("POST", "/api/v1/metrics", body)] * 2
+    assert sb.stats()["by_endpoint"] == {"POST /api/v1/metrics": 2}
+    # other endpoints still want credentials
+    assert requests.put(sb.url + "/api/v1/customers/1", json={}).status_code == 401
+
+
+def test_the_new_feature_pieces_are_accepted_over_http(sb):
+    from transforms.cio_ids import person_identifiers_for, relationship_identifiers
+    from transforms.metrics import metrics_body
+    from transforms.relationships import (anonymous_object_item, group_relationship_attributes,
+                                          identify_relationship, person_relationship_item, relationship)
+
+    s = session()
+    metrics = metrics_body({"type": "track", "event": "Report Delivery Event", "timestamp": "2024-05-01T10:00:00Z",
+                            "properties": {"deliveryId": "d1", "metric": "bounced", "reason": "full"}})
+    assert s.post(sb.url + "/api/v1/metrics", json=metrics).status_code == 200
+    ref = person_identifiers_for("cio_a3000001")
+    assert s.put(sb.url + "/api/v1/customers/" + ref.path, json={"plan": "pro"}).status_code == 200
+    acme = {"object_type_id": "1", "object_id": "acme"}
+    attributes = group_relationship_attributes({"type": "group", "context": {"relationshipAttributes": {"role": "a"}}})
+    items = [
+        {"type": "person", "action": "identify", "identifiers": ref.identifiers, "attributes": {"plan": "pro"}},
+        person_relationship_item(ref.identifiers, identify_relationship({"objectId": "acme",
+                                                                         "relationshipAttributes": {"seat": 2}})),
+        {"type": "object", "action": "identify", "identifiers": acme,
+         "cio_relationships": [relationship(relationship_identifiers("cio_a3000001"), attributes)]},
+        anonymous_object_item(acme, "identify", {"name": "Acme"}, "anon-1", attributes),
+        anonymous_object_item(acme, "add_relationships", None, "anon-1"),
+    ]
+    r = s.post(sb.url + "/api/v2/batch", json={"batch": items})
+    assert r.status_code == 200, r.text
+    recs = sb.accepted()
+    assert recs[0]["body"] == metrics and recs[1]["path"] == "/api/v1/customers/cio_a3000001"
+    assert [rec["item"] for rec in recs[2:]] == items
+    assert items[3]["action"] == "identify_anonymous"
+    assert items[3]["cio_relationships"] == [{"identifiers": {"anonymous_id": "anon-1"},
+                                              "relationship_attributes": {"role": "a"}}]

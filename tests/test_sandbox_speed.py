@@ -38,7 +38,7 @@ TOKEN = base64.b64encode(f"{SITE}:{KEY}".encode()).decode()
 ODD_VALUES = [None, True, False, 0, -1, 2**40, 1.5, "", "x", "é" * 30, "𝔘" * 38, "n" * 101, "i" * 151,
               [], [1], {}, {"id": "1"}]
 KEYS = ["type", "action", "identifiers", "name", "id", "timestamp", "attributes", "device", "primary",
-        "secondary", "cio_relationships"]
+        "secondary", "cio_relationships", "anonymous_id"]
 
 
 def odd_value():
@@ -70,7 +70,14 @@ def valid_items():
         {"type": "person", "action": "merge", "primary": {"id": 1}, "secondary": {"email": "e@x.co"}},
         {"type": "object", "action": "identify", "identifiers": {"object_type_id": "1", "object_id": "acme"},
          "attributes": {"name": "Acme"}},
-        {"type": "object", "action": "identify_anonymous", "identifiers": {"object_type_id": "1", "object_id": "x"}},
+        {"type": "object", "action": "identify_anonymous", "identifiers": {"object_type_id": "1", "object_id": "x"},
+         "cio_relationships": [{"identifiers": {"anonymous_id": "anon-1"}, "relationship_attributes": {"role": "a"}}]},
+        {"type": "object", "action": "identify_anonymous", "identifiers": {"object_type_id": "1", "object_id": "x"},
+         "anonymous_id": "anon-1"},
+        {"type": "object", "action": "identify", "identifiers": {"object_type_id": "1", "object_id": "acme"},
+         "cio_relationships": [{"identifiers": {"cio_id": "a3000001"}, "relationship_attributes": {"seat": 2}}]},
+        person("add_relationships", {"cio_id": "a3000001"}, cio_relationships=[
+            {"identifiers": {"object_type_id": "1", "object_id": "a"}, "relationship_attributes": {"role": "a"}}]),
         {"type": "object", "action": "delete", "identifiers": {"cio_object_id": "o1"}},
         {"type": "object", "action": "add_relationships", "identifiers": {"cio_object_id": "o1"},
          "cio_relationships": [{"identifiers": {"id": "1"}}]},
@@ -100,6 +107,14 @@ def mutated_items(draw):
                     inner[inner_key] = draw(odd_value())
                 else:
                     inner.pop(inner_key, None)
+            elif isinstance(inner, list) and inner and isinstance(inner[0], dict):  # a relationship entry
+                entry = inner[0]
+                entry_key = draw(st.sampled_from(["identifiers", "relationship_attributes"]))
+                if draw(st.booleans()):
+                    entry[entry_key] = draw(odd_value() | st.sampled_from(
+                        [{"anonymous_id": "a"}, {"cio_id": "cio_1"}, {"id": "1", "anonymous_id": "a"}]))
+                else:
+                    entry.pop(entry_key, None)
     return item
 
 

@@ -42,6 +42,8 @@ class Settings(BaseModel):
     device_token_event: Optional[str] = None
     record_object: Literal["person", "event"] = "person"
     dedup_ids: bool = True
+    # ISO-8601 date-times in traits and properties to Unix seconds (transforms/timestamps.py).
+    convert_timestamps: bool = False
     endpoint: Optional[str] = None
     # Manual segment sync: records add/remove people to/from this segment.
     audience_id: Optional[str] = None
