@@ -26,6 +26,8 @@ of a quiet sandbox do not wait for ``/_stats`` or its exit.
 
 from __future__ import annotations
 
+import os
+
 import threading
 import time
 
@@ -43,6 +45,10 @@ class SandboxState:
         self.lock = threading.Lock()
         self.log_path = log_path
         self.keep_in_memory = keep_in_memory
+        if log_path:
+            # `--log out/accepted.jsonl` on a fresh clone: make the folder
+            # rather than fail on a missing one.
+            os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
         self._log_file = open(log_path, "wb") if log_path else None
         self._log_buffer: list[bytes] = []
         self._log_buffered = 0

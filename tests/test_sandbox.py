@@ -735,3 +735,11 @@ def test_the_new_feature_pieces_are_accepted_over_http(sb):
     assert items[3]["action"] == "identify_anonymous"
     assert items[3]["cio_relationships"] == [{"identifiers": {"anonymous_id": "anon-1"},
                                               "relationship_attributes": {"role": "a"}}]
+
+
+def test_log_file_folder_is_made_when_missing(tmp_path):
+    """`--log out/accepted.jsonl` on a fresh clone, where out/ does not exist yet."""
+    log = tmp_path / "out" / "deeper" / "accepted.jsonl"
+    with Sandbox(SandboxConfig(site_id=SITE, api_key=KEY, log_path=str(log))) as sandbox:
+        session().put(sandbox.url + "/api/v1/customers/1", json={"x": 1})
+    assert len(log.read_bytes().splitlines()) == 1
