@@ -276,9 +276,9 @@ class CallSender:
 
 
 class _Group:
-    """One element's calls, sent in order by one lane; `done` once sent (or left undone by a stop)."""
+    """One element's calls, sent in order by one lane, and where its results go."""
 
-    __slots__ = ("key", "calls", "outcome", "window", "timestamp", "done")
+    __slots__ = ("key", "calls", "outcome", "window", "timestamp")
 
     def __init__(self, key, calls: list[HttpCall], journal, window, timestamp):
         self.key = key
@@ -286,7 +286,6 @@ class _Group:
         self.outcome = _Outcome(journal)
         self.window = window
         self.timestamp = timestamp
-        self.done = threading.Event()
 
 
 class _Lanes:
@@ -338,7 +337,7 @@ class _Lanes:
             return None
 
     def finish(self, group: _Group) -> None:
-        group.done.set()
+        """`group` is sent (or left undone by a stop): the bundle's thread may hand it back."""
         self.finished.append(group)
         self.finishes.release()
 
@@ -424,12 +423,17 @@ class DeliverCalls(beam.DoFn):
         while group is not None:
             try:
                 self._send_group(group.calls, group.outcome)
-            except StopRequested:
+            except BaseException as err:
+                # The job is stopping (or something escaped _send_group):
+                # this group, its key's later ones and every group not
+                # started are left undone, so that no one waits for them.
                 lanes.finish(group)
                 while (group := lanes.next_of(group.key)) is not None:
                     lanes.finish(group)
                 lanes.abandon()
-                return
+                if isinstance(err, StopRequested):
+                    return
+                raise
             lanes.finish(group)
             following = lanes.next_of(group.key)
             if following is not None:
@@ -488,10 +492,7 @@ class DeliverCalls(beam.DoFn):
         if key == ALL_KEYS:
             # Anyone's requests: after everything in flight, before anything later.
             yield from self._collect_all()
-            try:
-                self._send_group(group.calls, group.outcome)
-            finally:
-                group.done.set()
+            self._send_group(group.calls, group.outcome)
             yield from self._collect(group)
             return
         self.outstanding += 1
