@@ -65,10 +65,6 @@ class SendingGate:
     def running(self) -> int:
         return self._running
 
-    def has_room(self) -> bool:
-        """Whether fewer than `target()` tasks run (a running task may use it to carry on)."""
-        return self._running < self.target()
-
     def submit(self, fn, *args, wait: bool = True) -> concurrent.futures.Future | None:
         """Runs fn(*args) on the pool once fewer than `target()` tasks run;
         with wait=False, only if that is so now (else returns None)."""
