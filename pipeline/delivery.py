@@ -416,8 +416,8 @@ class DeliverCalls(beam.DoFn):
         every group of its key that queued behind it), then the next longest,
         while the process's target of requests in flight allows.
 
-        When the job stops, every group not yet sent is left undone: marked
-        done (nothing sent) so that no one waits for it.
+        When the job stops, every group not yet sent is left undone: handed
+        back with nothing sent, so that no one waits for it.
         """
         group = lanes.next_ready()
         while group is not None:
