@@ -6,7 +6,12 @@ rate limit; the job runs in a fresh process (bench/measure_job.py) with
 the given flags. Prints one JSON line: requests/s over the sending period
 and as a share of the budget (also over the steady part, between 10% and
 90% of the requests), the sandbox's busiest second, the share of requests
-answered 429, events/s, and the job's CPU per request.
+answered 429, events/s, and the job's CPU per request; and the v1 step's
+own figures (its /api/v1 requests, from the sandbox's log: the job's few
+/api/v2/batch requests of object items come from an earlier step): its
+rate from its first request to its last, and how long its first and last
+5% of requests took against the steady pace (what the start and the tail
+cost).
 
     python -m bench.latency_probe --latency_ms 100 --rate_limit 100 --events 2000 \\
         [--workers 2] [--server_limit 1000] [--api_version v2]
@@ -40,7 +45,8 @@ SITE, KEY = "probe-site", "probe-key"
 def probe(latency_ms: float, rate_limit: float, events: int, workers: int = 1, server_limit: float = 0,
           api_version: str = "v1", extra: tuple = ()) -> dict:
     with tempfile.TemporaryDirectory(prefix="latency-probe-") as work, \
-            SandboxProcess(site_id=SITE, api_key=KEY, latency_ms=latency_ms, rate_limit=server_limit) as sandbox:
+            SandboxProcess(site_id=SITE, api_key=KEY, latency_ms=latency_ms, rate_limit=server_limit,
+                           log=Path(work) / "accepted.jsonl") as sandbox:
         source = Path(work) / "events.jsonl"
         with open(source, "wb") as out:
             for event in generate_events(events, seed=7):
@@ -59,6 +65,9 @@ def probe(latency_ms: float, rate_limit: float, events: int, workers: int = 1, s
         watcher.join()
         job = orjson.loads(done.stdout.strip().splitlines()[-1])
         stats = sandbox.stats()
+        sandbox.stop()  # its log is complete once it has exited
+        v1_arrivals = sorted(record["ts"] for record in map(orjson.loads, open(Path(work) / "accepted.jsonl", "rb"))
+                             if record["path"].startswith("/api/v1/"))
     requests = stats["requests"]
     throttled = stats["by_status"].get("429", 0)
     span = max(stats["last_request_at"] - stats["first_request_at"], 1e-9)
@@ -75,6 +84,7 @@ def probe(latency_ms: float, rate_limit: float, events: int, workers: int = 1, s
         "job_seconds": round(job["elapsed"], 1),
         "events_per_job_s": round(job["events_delivered"] / job["elapsed"], 1),
         "cpu_ms_per_request": round(1000 * job["cpu_seconds"] / max(requests, 1), 3),
+        **_v1_step(v1_arrivals, rate_limit),
         "per_second": _per_second(samples),
     }
 
@@ -97,6 +107,24 @@ def _per_second(samples: list) -> list:
         counts[second] += total - last
         last = total
     return counts
+
+
+def _v1_step(arrivals: list, rate_limit: float) -> dict:
+    """The v1 step's figures (its accepted /api/v1 requests, by arrival):
+    its rate from its first request to its last as a share of the budget,
+    and how long its first and its last 5% of requests took (at the steady
+    rate each takes 5% of the sending time: the excess is the start's or
+    the tail's cost)."""
+    n = len(arrivals)
+    if n < 20 or arrivals[-1] <= arrivals[0]:
+        return {}
+    low, high = arrivals[n // 10], arrivals[9 * n // 10]
+    steady = 0.8 * n / (high - low) if high > low else 0.0  # requests/s between the 10% and 90% marks
+    return {"v1_step_of_budget": round(n / (arrivals[-1] - arrivals[0]) / rate_limit, 3),
+            "v1_steady_of_budget": round(steady / rate_limit, 3),
+            "v1_first_5pct_s": round(arrivals[n // 20] - arrivals[0], 2),
+            "v1_last_5pct_s": round(arrivals[-1] - arrivals[-(n // 20)], 2),
+            "v1_steady_5pct_s": round(0.05 * n / steady, 2) if steady else None}
 
 
 def _steady_rate(samples: list, total: int) -> float:

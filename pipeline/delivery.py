@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import collections
 import email.utils
+import heapq
+import itertools
 import logging
 import random
 import threading
@@ -30,7 +32,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.calls import ALL_KEYS, HttpCall
 from pipeline.dead_letter import DEAD_LETTER, dead_letter_record
-from pipeline.in_flight import process_gate
+from pipeline.in_flight import RECHECK_SECONDS, process_gate
 from pipeline.outage import OutageWatch, is_outage_status, process_outage_watch, region_probe
 from pipeline.progress import Progress
 from pipeline.ratelimit import AdaptiveRateLimiter, process_limiter
@@ -48,6 +50,11 @@ USER_AGENT = "customerio-beam/0.1 (+apache-beam)"
 # Groups a bundle may hold (handed in, not yet collected) per request the
 # process may have in flight: enough to keep every lane busy, not the input.
 PENDING_PER_RUNNING = 4
+# Of those, groups waiting for a lane to start: the longest starts first
+# (see _Lanes), so the more of them wait, the better the input's end is
+# spread; fewer than PENDING_PER_RUNNING - 1, so that lanes and waiting
+# groups fit in what a bundle may hold.
+READY_PER_RUNNING = 2
 
 
 class RetryPolicy:
@@ -135,8 +142,11 @@ class CallSender:
         # call would fail too. They are dead-lettered without being sent.
         self.credentials_rejected = False
 
-    def send(self, call: HttpCall, outcome: _Outcome) -> None:
+    def send(self, call: HttpCall, outcome: _Outcome, priority: int = 0) -> None:
         """Sends `call` until delivered or dead-lettered (into `outcome`).
+
+        `priority`: how many calls its lane still has to send, this one
+        included; the limiter lets higher ones go first (pipeline/ratelimit.py).
 
         Raises StopRequested when the job is stopping: the call is then
         neither delivered nor dead-lettered, but left undone.
@@ -154,7 +164,7 @@ class CallSender:
         while True:
             self._wait_for_customerio(call, counts)
             attempts += 1
-            ticket = self.limiter.acquire()
+            ticket = self.limiter.acquire(priority)
             if ticket.waited:
                 counts[("cio", "throttled_ms")] += int(ticket.waited * 1000)
             status = None
@@ -266,14 +276,81 @@ class CallSender:
 
 
 class _Group:
-    """One element's calls, sent in order by one lane; `done` once sent (or left undone by a stop)."""
+    """One element's calls, sent in order by one lane, and where its results go."""
 
-    __slots__ = ("calls", "outcome", "done")
+    __slots__ = ("key", "calls", "outcome", "window", "timestamp")
 
-    def __init__(self, calls: list[HttpCall], journal):
+    def __init__(self, key, calls: list[HttpCall], journal, window, timestamp):
+        self.key = key
         self.calls = calls
         self.outcome = _Outcome(journal)
-        self.done = threading.Event()
+        self.window = window
+        self.timestamp = timestamp
+
+
+class _Lanes:
+    """One bundle's groups, by key, on their way to the process's senders.
+
+    A key's groups go one after another in one lane, in the order they came.
+    A group whose key has no lane yet waits in `ready` until a sender is
+    free, and then the group with the most calls starts first: one
+    person's calls go one at a time, a round trip each, so a long group
+    that started late would be the input's end, sending alone while the
+    budget goes unused; started first, the long groups run while the short
+    ones fill the budget around them (docs/delivery.md). Finished groups
+    queue in `finished` for the bundle's thread to hand back.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.behind: dict = {}  # key -> its groups waiting behind the one started or ready
+        self.ready: list = []  # heap of (-calls, arrival, group)
+        self.arrivals = itertools.count()
+        self.finished: collections.deque = collections.deque()
+        self.finishes = threading.Semaphore(0)
+
+    def add(self, group: _Group) -> None:
+        with self.lock:
+            behind = self.behind.get(group.key)
+            if behind is not None:
+                behind.append(group)
+                return
+            self.behind[group.key] = collections.deque()
+            heapq.heappush(self.ready, (-len(group.calls), next(self.arrivals), group))
+
+    def waiting(self) -> int:
+        """Groups waiting for a lane to start."""
+        return len(self.ready)
+
+    def next_ready(self) -> _Group | None:
+        """The longest group waiting for a lane, taken off the queue."""
+        with self.lock:
+            return heapq.heappop(self.ready)[2] if self.ready else None
+
+    def next_of(self, key) -> _Group | None:
+        """The key's next group, or None: then the key's lane is over."""
+        with self.lock:
+            behind = self.behind.get(key)
+            if behind:
+                return behind.popleft()
+            self.behind.pop(key, None)  # (gone already if the job stopped: see abandon)
+            return None
+
+    def finish(self, group: _Group) -> None:
+        """`group` is sent (or left undone by a stop): the bundle's thread may hand it back."""
+        self.finished.append(group)
+        self.finishes.release()
+
+    def abandon(self) -> None:
+        """The job is stopping: every group not started is left undone."""
+        with self.lock:
+            left = [group for _, _, group in self.ready]
+            for behind in self.behind.values():
+                left.extend(behind)
+            self.ready.clear()
+            self.behind.clear()
+        for group in left:
+            self.finish(group)
 
 
 class DeliverCalls(beam.DoFn):
@@ -319,18 +396,13 @@ class DeliverCalls(beam.DoFn):
         self.journal = resume.journal_for(self.progress_dir, self.run_id) if self.progress_dir else None
 
     def start_bundle(self):
-        # Groups handed in and not yet collected, in the order they came.
-        self.pending = collections.deque()
-        # key -> the groups waiting for the key's running lane: a lane sends
-        # its key's groups one after another, so one key's groups go one at
-        # a time, in order, and a waiting group holds no thread.
-        self.lanes: dict = {}
-        self.lanes_lock = threading.Lock()
+        self.lanes = _Lanes()
+        self.outstanding = 0  # groups handed in and not yet handed back
 
     def _send_group(self, calls: list[HttpCall], outcome: _Outcome) -> None:
-        for call in calls:
+        for sent, call in enumerate(calls):
             try:
-                self.sender.send(call, outcome)
+                self.sender.send(call, outcome, priority=len(calls) - sent)
             except StopRequested:  # the job is stopping: this call and the rest are left undone
                 raise
             except Exception as err:  # never lose the events of a call to a bug
@@ -339,37 +411,58 @@ class DeliverCalls(beam.DoFn):
                     outcome.dead_letters.append(dead_letter_record(
                         "deliver", f"internal error while delivering: {type(err).__name__}", event=event))
 
-    def _run_lane(self, key, group: _Group, lanes: dict, lock) -> None:
-        """Sends `group`, then every group of `key` that queued behind it.
+    def _run_lanes(self, lanes: _Lanes) -> None:
+        """One sender: runs the longest waiting group's lane (that group, then
+        every group of its key that queued behind it), then the next longest,
+        while the process's target of requests in flight allows.
 
-        When the job stops, the groups still queued are left undone: each is
-        marked done (nothing sent) so that no one waits for it.
+        When the job stops, every group not yet sent is left undone: handed
+        back with nothing sent, so that no one waits for it.
         """
-        while True:
+        group = lanes.next_ready()
+        while group is not None:
             try:
                 self._send_group(group.calls, group.outcome)
-            except StopRequested:
-                with lock:
-                    waiting = lanes.pop(key, ())
-                for left in waiting:
-                    left.done.set()
-                return
-            finally:
-                group.done.set()
-            with lock:
-                waiting = lanes[key]
-                if not waiting:
-                    del lanes[key]
+            except BaseException as err:
+                # The job is stopping (or something escaped _send_group):
+                # this group, its key's later ones and every group not
+                # started are left undone, so that no one waits for them.
+                lanes.finish(group)
+                while (group := lanes.next_of(group.key)) is not None:
+                    lanes.finish(group)
+                lanes.abandon()
+                if isinstance(err, StopRequested):
                     return
-                group = waiting.popleft()
+                raise
+            lanes.finish(group)
+            following = lanes.next_of(group.key)
+            if following is not None:
+                group = following
+            elif self.gate.running <= self.gate.target():  # this sender counts among those running
+                group = lanes.next_ready()
+            else:
+                return
 
-    def _collect(self, group: _Group, window, timestamp):
-        group.done.wait()
+    def _start_senders(self, block: bool) -> None:
+        """Starts a sender for the waiting groups if the target allows; with
+        `block`, waits until one can start while too many groups wait (or,
+        at a bundle's end, while any does)."""
+        lanes = self.lanes
+        if not lanes.waiting():
+            return
+        if self.gate.submit(self._run_lanes, lanes, wait=False) is not None:
+            return
+        ready_most = 0 if block else READY_PER_RUNNING * self.gate.target()
+        while lanes.waiting() > ready_most:
+            # Blocks while the process has its target of requests in flight.
+            self.gate.submit(self._run_lanes, lanes)
+
+    def _collect(self, group: _Group):
         outcome = group.outcome
         for (namespace, name), value in outcome.counts.items():
             Metrics.counter(namespace, name).inc(value)
         for record in outcome.dead_letters:
-            yield beam.pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(record, timestamp, [window]))
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, WindowedValue(record, group.timestamp, [group.window]))
         # Recorded only now: the dead-letter sink (fused after this step) has
         # written the call's dead letters, so a call in the record never
         # lacks its dead letters after a kill.
@@ -377,41 +470,41 @@ class DeliverCalls(beam.DoFn):
             for keys, delivered, dead_lettered in outcome.finished:
                 self.journal.record(keys, delivered, dead_lettered)
 
+    def _collect_finished(self, most: int):
+        """Hands back every finished group, waiting for more while over `most` are out."""
+        lanes = self.lanes
+        while self.outstanding and (self.outstanding > most or lanes.finished):
+            if not lanes.finishes.acquire(timeout=RECHECK_SECONDS):
+                # Other bundles' senders may fill the process's target: start
+                # one for this bundle's waiting groups as soon as one ends.
+                self._start_senders(block=False)
+                continue
+            self.outstanding -= 1
+            yield from self._collect(lanes.finished.popleft())
+
     def process(self, element, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
         key, calls = element
         # Once the job is stopping, failing the bundle is how the runner is
         # made to abort the job (pipeline/main.py catches it).
         stopping.raise_if_stopping()
         self.progress.tick(len(calls))
-        group = _Group(list(calls), self.journal)
+        group = _Group(key, list(calls), self.journal, window, timestamp)
         if key == ALL_KEYS:
             # Anyone's requests: after everything in flight, before anything later.
             yield from self._collect_all()
-            try:
-                self._send_group(group.calls, group.outcome)
-            finally:
-                group.done.set()
-            yield from self._collect(group, window, timestamp)
+            self._send_group(group.calls, group.outcome)
+            yield from self._collect(group)
             return
-        self.pending.append((group, window, timestamp))
-        with self.lanes_lock:
-            waiting = self.lanes.get(key)
-            if waiting is not None:
-                waiting.append(group)
-            else:
-                self.lanes[key] = collections.deque()
-        if waiting is None:
-            # Blocks while the process has its target of requests in flight.
-            self.gate.submit(self._run_lane, key, group, self.lanes, self.lanes_lock)
+        self.outstanding += 1
+        self.lanes.add(group)
+        self._start_senders(block=False)
         # Bound the groups held; hand back whatever is already finished.
-        most = PENDING_PER_RUNNING * self.gate.target()
-        while self.pending and (len(self.pending) > most or self.pending[0][0].done.is_set()):
-            yield from self._collect(*self.pending.popleft())
+        yield from self._collect_finished(PENDING_PER_RUNNING * self.gate.target())
 
     def _collect_all(self):
-        """Waits for every group in flight and hands back what they did."""
-        while self.pending:
-            yield from self._collect(*self.pending.popleft())
+        """Sends every waiting group and hands back what all of them did."""
+        self._start_senders(block=True)
+        yield from self._collect_finished(0)
 
     def finish_bundle(self):
         yield from self._collect_all()

@@ -65,10 +65,13 @@ class SendingGate:
     def running(self) -> int:
         return self._running
 
-    def submit(self, fn, *args) -> concurrent.futures.Future:
-        """Runs fn(*args) on the pool once fewer than `target()` tasks run."""
+    def submit(self, fn, *args, wait: bool = True) -> concurrent.futures.Future | None:
+        """Runs fn(*args) on the pool once fewer than `target()` tasks run;
+        with wait=False, only if that is so now (else returns None)."""
         with self._changed:
             while self._running >= self.target():
+                if not wait:
+                    return None
                 self._changed.wait(RECHECK_SECONDS)
             self._running += 1
         try:

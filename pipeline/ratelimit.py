@@ -60,6 +60,7 @@ in one request; half of R needs no such luck.
 from __future__ import annotations
 
 import heapq
+import itertools
 import threading
 import time
 
@@ -79,6 +80,20 @@ IN_FLIGHT_POLL_SECONDS = 0.005
 # Weight of the newest try in the round-trip average that sizes the work in
 # flight (pipeline/delivery.py): ~1/16 follows a change within ~50 tries.
 ROUND_TRIP_WEIGHT = 1 / 16
+
+
+class _Waiter:
+    """A request waiting for its turn to watch the count (see `acquire`)."""
+
+    __slots__ = ("priority", "arrival", "turn")
+
+    def __init__(self, priority: int, arrival: int):
+        self.priority = priority
+        self.arrival = arrival
+        self.turn = threading.Event()
+
+    def __lt__(self, other: "_Waiter") -> bool:
+        return (-self.priority, self.arrival) < (-other.priority, other.arrival)
 
 
 class Ticket:
@@ -115,20 +130,42 @@ class AdaptiveRateLimiter:
         self._shortest_round_trip = None  # of the answered tries
         self._round_trip = None  # running average of every try's duration
         self._lock = threading.Lock()
-        # Only one waiter at a time watches the count (the others queue on
-        # this lock): with hundreds in flight, all waking at each expiry
-        # would cost CPU per request that grows with the number in flight.
-        self._turnstile = threading.Lock()
+        # Only one waiter at a time watches the count (`_watcher`); the
+        # others wait in `_queue`, each on its own event, until the watcher
+        # hands over to the one with the highest priority. With hundreds in
+        # flight, all waking at each expiry would cost CPU per request that
+        # grows with the number in flight; a hand-over costs O(log waiters).
+        self._watcher: _Waiter | None = None
+        self._queue: list[_Waiter] = []  # heap: highest priority, then longest waiting, first
+        self._arrivals = itertools.count()
 
-    def acquire(self) -> Ticket:
-        """Waits until this request may go out; returns its ticket for `release`."""
+    def acquire(self, priority: int = 0) -> Ticket:
+        """Waits until this request may go out; returns its ticket for `release`.
+
+        Of the requests waiting for the budget, those with a higher
+        `priority` go first (equal ones in the order they came). The
+        delivery gives a request the number of calls its lane still has to
+        send, so that long lanes, which one person's order keeps one call at
+        a time, are not also last in every queue: the input's end then finds
+        the work spread evenly over the lanes rather than in a few long
+        ones that send alone (docs/delivery.md). Which request goes first
+        changes nothing in the pacing or the count.
+        """
         started = self._clock()
         with self._lock:
             slot = max(started, self._next_slot)
             self._next_slot = slot + 1.0 / self.rate
         if slot > started:
             self._sleep(slot - started)
-        with self._turnstile:
+        me = _Waiter(priority, next(self._arrivals))
+        with self._lock:
+            if self._watcher is None:
+                self._watcher = me
+            else:
+                heapq.heappush(self._queue, me)
+        try:
+            if self._watcher is not me:
+                me.turn.wait()
             while True:
                 with self._lock:
                     now = self._clock()
@@ -140,6 +177,20 @@ class AdaptiveRateLimiter:
                         return Ticket(now, now - started)
                     wait = counted[0] - now if counted else IN_FLIGHT_POLL_SECONDS
                 self._sleep(max(wait, 1e-6))
+        finally:
+            self._leave(me)
+
+    def _leave(self, me: "_Waiter") -> None:
+        """`me` got through (or gave up): if it watched, the waiter with the
+        highest priority watches next."""
+        with self._lock:
+            if self._watcher is me:
+                self._watcher = heapq.heappop(self._queue) if self._queue else None
+                if self._watcher is not None:
+                    self._watcher.turn.set()
+            elif me in self._queue:  # interrupted while queued
+                self._queue.remove(me)
+                heapq.heapify(self._queue)
 
     @property
     def in_flight(self) -> int:

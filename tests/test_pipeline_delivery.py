@@ -259,3 +259,23 @@ def test_proxy_and_ca_bundle_variables_are_read_once_at_setup(monkeypatch, tmp_p
         assert "https" not in fn.transport.session.proxies
     finally:
         fn.teardown()
+
+
+def test_the_longest_waiting_group_starts_first(make_sandbox):
+    # Two senders: two people start at once, the others wait for a sender.
+    # When both are free the person with the most calls is one of the two
+    # to go next (a long lane started last would end the input sending
+    # alone), though they came last; every person's calls keep their order.
+    server = make_sandbox(latency_ms=100)
+
+    def update(person, n):
+        return HttpCall("PUT", f"{server.url}/api/v1/customers/{person}", orjson.dumps({"n": n}),
+                        "PUT /api/v1/customers/{id}", [orjson.dumps({"n": n})], False)
+
+    groups = [(f"id:{p}", [update(p, 0)]) for p in ("a", "b", "c", "d")]
+    groups.append(("id:long", [update("long", n) for n in range(4)]))
+    assert run_bundle(deliver_calls(server.url, max_in_flight=2, job_id="longest"), groups) == []
+    paths = [r["path"].rsplit("/", 1)[1] for r in server.accepted()]
+    assert paths.index("long") < paths.index("d")
+    assert [r["body"]["n"] for r in server.accepted() if r["path"].endswith("/long")] == [0, 1, 2, 3]
+    assert server.stats()["overlapping_person_requests"] == 0

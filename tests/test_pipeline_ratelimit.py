@@ -260,3 +260,38 @@ def test_rate_recovers_after_successes_but_not_above_budget():
 def test_rejects_a_rate_of_zero():
     with pytest.raises(ValueError):
         AdaptiveRateLimiter(0)
+
+
+def test_of_the_requests_waiting_for_the_budget_the_highest_priority_goes_first():
+    # A budget of one request, on a clock the test moves: one waiter watches
+    # the count, two more queue behind it; the one given the higher
+    # priority (a lane with more calls left) goes next, though it came last.
+    clock = FakeClock()
+    limiter = AdaptiveRateLimiter(1, clock=clock, sleep=lambda seconds: time.sleep(0.001))
+    limiter.release(limiter.acquire(), answered=False)  # counts until 101
+    went, tickets = [], {}
+
+    def waiter(name, priority):
+        tickets[name] = limiter.acquire(priority)
+        went.append(name)
+
+    def until(condition):
+        deadline = time.monotonic() + 10
+        while not condition():
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+
+    threads = [threading.Thread(target=waiter, args=("first", 1))]
+    threads[0].start()
+    until(lambda: limiter._watcher is not None)
+    for name, priority in (("low", 1), ("high", 5)):
+        threads.append(threading.Thread(target=waiter, args=(name, priority)))
+        threads[-1].start()
+        until(lambda n=len(threads) - 1: len(limiter._queue) == n)
+    for turn in range(3):
+        clock.now += 1000  # everything counted has expired
+        until(lambda: len(went) == turn + 1)
+        limiter.release(tickets[went[-1]], answered=False)
+    for t in threads:
+        t.join()
+    assert went == ["first", "high", "low"]
