@@ -39,6 +39,8 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 
+from transforms.limits import BATCH_PATH
+
 from . import validation as V
 from .config import SandboxConfig
 from .faults import DROP, ERROR, SLOW, THROTTLE, FaultInjector
@@ -79,7 +81,7 @@ _CUSTOMER_TAIL = {
     "events": (_CUSTOMER + "/events", {"POST": "event"}),
     "devices": (_CUSTOMER + "/devices", {"PUT": "add_device"}),
 }
-V_BATCH = "/api/v2/batch"
+V_BATCH = BATCH_PATH
 _SEGMENT_TAIL = {
     "add_customers": "/api/v1/segments/{segment_id}/add_customers",
     "remove_customers": "/api/v1/segments/{segment_id}/remove_customers",

@@ -11,10 +11,9 @@ from __future__ import annotations
 import orjson
 
 from transforms.errors import MappingError
+from transforms.limits import MAX_BATCH_ITEM_BYTES
 from transforms.request import CioRequest
 from transforms.settings import Settings
-
-MAX_ITEM_BYTES = 32 * 1024
 
 
 def serialize(body: object) -> bytes:
@@ -50,9 +49,9 @@ def batch_item(
 ) -> CioRequest:
     """One item of ``POST /api/v2/batch``; over 32 KB is an error for this event alone."""
     body = serialize(item)
-    if len(body) > MAX_ITEM_BYTES:
+    if len(body) > MAX_BATCH_ITEM_BYTES:
         raise MappingError(
-            f"batch item is {len(body)} bytes, over Customer.io's 32 KB ({MAX_ITEM_BYTES} bytes) limit"
+            f"batch item is {len(body)} bytes, over Customer.io's 32 KB ({MAX_BATCH_ITEM_BYTES} bytes) limit"
         )
     # batch_url is computed once per Settings (a cached_property).
     return CioRequest("POST", settings.batch_url, body, True, person_key, message_id, timestamp, event_type)

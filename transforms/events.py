@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from transforms import build, lookups
 from transforms.errors import MappingError
+from transforms.limits import EVENTS_PATH, MAX_EVENT_NAME_BYTES
 from transforms.ids import check_person_id, dedup_id, encode_path, id_text
 from transforms.models import Page, Screen, Track, validate
 from transforms.objects import DEFAULT_OBJECT_TYPE, relationships
@@ -38,8 +39,7 @@ OBJECT_LIFECYCLE = {"Object Deleted": "delete", "Relationship Deleted": "delete_
 # Every name with a meaning of its own: one set look-up per track event.
 LIFECYCLE = DEVICE_ADDED | DEVICE_REMOVED | frozenset(PERSON_LIFECYCLE) | frozenset(OBJECT_LIFECYCLE)
 IOS_FAMILY = frozenset(("ios", "watchos", "ipados", "tvos"))
-MAX_NAME_BYTES = 100
-MAX_SCREEN_NAME_BYTES = MAX_NAME_BYTES - len("Viewed  Screen")  # 86
+MAX_SCREEN_NAME_BYTES = MAX_EVENT_NAME_BYTES - len("Viewed  Screen")  # 86
 _MODELS: dict[str, type[BaseModel]] = {"track": Track, "page": Page, "screen": Screen}
 _V1_TYPES = {"track": "event", "page": "page", "screen": "event"}
 _V2_ACTIONS = {"track": "event", "page": "page", "screen": "screen"}
@@ -84,7 +84,7 @@ def event_name(kind: str, event: dict, anonymous: bool) -> str:
             screen = cut_utf8(screen, MAX_SCREEN_NAME_BYTES)
         return f"Viewed {screen} Screen"
     if anonymous:
-        name = cut_utf8(name, MAX_NAME_BYTES)
+        name = cut_utf8(name, MAX_EVENT_NAME_BYTES)
     return name
 
 
@@ -177,7 +177,7 @@ def map_events(kind: str, raw: dict, settings: Settings) -> list:
     if anonymous_id is None:
         raise MappingError("Anonymous id/ user id is required")
     body["anonymous_id"] = anonymous_id
-    url = f"{settings.base_url}/api/v1/events"
+    url = settings.base_url + EVENTS_PATH
     return [build.request("POST", url, body, f"anonymous_id:{anonymous_id}", message_id, seconds, kind)]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from transforms import build, lookups
 from transforms.errors import MappingError
+from transforms.limits import MERGE_PATH
 from transforms.ids import check_person_id, id_or_email, id_text
 from transforms.models import Alias, validate
 from transforms.settings import Settings
@@ -29,5 +30,5 @@ def map_alias(raw: dict, settings: Settings) -> list:
         item = {"type": "person", "action": "merge", "primary": primary_ids, "secondary": secondary_ids}
         return [build.batch_item(item, settings, key, message_id, seconds, "alias")]
     body = {"primary": primary_ids, "secondary": secondary_ids}
-    url = f"{settings.base_url}/api/v1/merge_customers"
+    url = settings.base_url + MERGE_PATH
     return [build.request("POST", url, body, key, message_id, seconds, "alias")]
