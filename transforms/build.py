@@ -1,6 +1,6 @@
 """From a body to a ``CioRequest``: serialize once, check the size limits.
 
-Every mapper ends here. Bodies are serialized exactly once, with orjson; a
+Every renderer ends here. Bodies are serialized exactly once, with orjson; a
 value orjson cannot write (an int beyond 64 bits, a non-string key, a Python
 object) is a MappingError. orjson writes NaN and Infinity as ``null``; they
 cannot come out of ``decode_events`` anyway, JSON has no such numbers.
