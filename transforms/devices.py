@@ -61,5 +61,4 @@ def added_device(event: dict, user_id, email, message_id, seconds) -> DeviceAdd 
     if (user_id is None and email is None) or token is None:
         return None
     who, key = resolve_person(user_id, email, None)
-    return DeviceAdd(key, message_id, seconds, "track", who, token, platform(event), event.get("properties"),
-                     device_context(event))
+    return DeviceAdd(key, message_id, seconds, "track", who, token, platform(event), event.get("properties"), event)

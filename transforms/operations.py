@@ -27,6 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from transforms.ids import check_person_id
+from transforms.limits import MAX_PERSON_ID_BYTES
+
+_SHORT_ID = MAX_PERSON_ID_BYTES // 4  # at most 4 UTF-8 bytes a character: shorter ids are within the limit
 
 # Slotted dataclasses built with positional arguments: one is built per
 # event, and keyword arguments or a frozen dataclass cost a measurable part
@@ -71,7 +74,7 @@ class DeviceAdd(Operation):
     token: str
     platform: str | None
     properties: dict | None  # the event's properties
-    context: dict  # device_os, device_model, app_version, device_locale (those present)
+    event: dict  # the track event, for the device context (``devices.device_context``) v2 sends
 
 
 @dataclass(slots=True)
@@ -144,7 +147,8 @@ def resolve_person(user_id, email, anonymous_id) -> tuple[tuple | None, str | No
     MappingError; ``(None, None)`` when all three are missing.
     """
     if user_id is not None:
-        check_person_id(user_id, "user id")
+        if type(user_id) is str and len(user_id) > _SHORT_ID:  # most ids are short: no call
+            check_person_id(user_id, "user id")
         return ("id", user_id), f"id:{user_id}"
     if email is not None:
         check_person_id(email, "email")

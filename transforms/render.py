@@ -43,8 +43,9 @@ RENDERERS: dict[type, tuple[Renderer, Renderer]] = {
     SegmentMembership:   (v1.segment_membership,  v1.segment_membership),
 }
 
-# The table split by version, for a single look-up per operation.
-_BY_VERSION = {
+# The table split by version, for a single look-up per operation:
+# ``RENDERERS_BY_VERSION[settings.api_version][type(op)](op, settings)``.
+RENDERERS_BY_VERSION: dict[str, dict[type, Renderer]] = {
     version: {kind: pair[column] for kind, pair in RENDERERS.items()}
     for column, version in enumerate(("v1", "v2"))
 }
@@ -52,4 +53,13 @@ _BY_VERSION = {
 
 def render(op: Operation, settings: Settings) -> CioRequest:
     """The request (or batch item) of ``op`` for the settings' API version."""
-    return _BY_VERSION[settings.api_version][type(op)](op, settings)
+    return RENDERERS_BY_VERSION[settings.api_version][type(op)](op, settings)
+
+
+def render_all(operations: list, settings: Settings) -> list[CioRequest]:
+    """The requests of ``operations``, in order."""
+    renderers = RENDERERS_BY_VERSION[settings.api_version]
+    if len(operations) == 1:  # the usual case, without a comprehension's frame (Python 3.11)
+        op = operations[0]
+        return [renderers[type(op)](op, settings)]
+    return [renderers[type(op)](op, settings) for op in operations]

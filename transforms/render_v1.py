@@ -7,6 +7,8 @@ layouts. What an event means is decided before (``transforms.operations``);
 
 from __future__ import annotations
 
+import math
+
 from transforms.build import request, serialize
 from transforms.errors import MappingError
 from transforms.ids import encode_path
@@ -23,6 +25,8 @@ from transforms.operations import (
 from transforms.request import CioRequest
 from transforms.settings import Settings
 from transforms.times import unix
+
+floor = math.floor
 
 # The v1 event "type" of each source event: screens are plain events in v1.
 EVENT_TYPES = {"track": "event", "page": "page", "screen": "event"}
@@ -43,7 +47,7 @@ def person_update(op: PersonUpdate, settings: Settings) -> CioRequest:
     if op.anonymous_id is not None:
         body["anonymous_id"] = op.anonymous_id
     url = settings.customers_url + encode_path(op.who[1])
-    return request("PUT", url, body, op.key, op.message_id, op.seconds, op.source)
+    return request("PUT", url, body, op)
 
 
 def event(op: Event, settings: Settings) -> CioRequest:
@@ -51,9 +55,8 @@ def event(op: Event, settings: Settings) -> CioRequest:
     body = {"name": op.name, "type": EVENT_TYPES[op.source]}
     if op.properties is not None:
         body["data"] = op.properties
-    whole_seconds = unix(op.seconds)
-    if whole_seconds is not None:
-        body["timestamp"] = whole_seconds
+    if op.seconds is not None:
+        body["timestamp"] = floor(op.seconds)  # unix(), inlined: this runs per event
     if op.dedup_id is not None:
         body["id"] = op.dedup_id
     who = op.who
@@ -64,7 +67,7 @@ def event(op: Event, settings: Settings) -> CioRequest:
         url = settings.base_url + EVENTS_PATH
     else:
         url = f"{settings.customers_url}{encode_path(who[1])}/events"
-    return request("POST", url, body, op.key, op.message_id, op.seconds, op.source)
+    return request("POST", url, body, op)
 
 
 def device_add(op: DeviceAdd, settings: Settings) -> CioRequest:
@@ -77,26 +80,26 @@ def device_add(op: DeviceAdd, settings: Settings) -> CioRequest:
     if op.platform is not None:
         device["platform"] = op.platform
     url = f"{settings.customers_url}{encode_path(op.who[1])}/devices"
-    return request("PUT", url, {"device": device}, op.key, op.message_id, op.seconds, op.source)
+    return request("PUT", url, {"device": device}, op)
 
 
 def device_remove(op: DeviceRemove, settings: Settings) -> CioRequest:
     """``DELETE /api/v1/customers/{id}/devices/{token}``, no body."""
     url = f"{settings.customers_url}{encode_path(op.who[1])}/devices/{encode_path(op.token)}"
-    return request("DELETE", url, None, op.key, op.message_id, op.seconds, op.source)
+    return request("DELETE", url, None, op)
 
 
 def person_change(op: PersonChange, settings: Settings) -> CioRequest:
     """``DELETE /api/v1/customers/{id}``, ``POST .../suppress`` or ``.../unsuppress``, no body."""
     method, tail = PERSON_CHANGES[op.action]
     url = f"{settings.customers_url}{encode_path(op.who[1])}{tail}"
-    return request(method, url, None, op.key, op.message_id, op.seconds, op.source)
+    return request(method, url, None, op)
 
 
 def merge(op: Merge, settings: Settings) -> CioRequest:
     """``POST /api/v1/merge_customers``."""
     body = {"primary": op.primary, "secondary": op.secondary}
-    return request("POST", settings.base_url + MERGE_PATH, body, op.key, op.message_id, op.seconds, op.source)
+    return request("POST", settings.base_url + MERGE_PATH, body, op)
 
 
 def segment_membership(op: SegmentMembership, settings: Settings) -> CioRequest:

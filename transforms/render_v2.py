@@ -7,7 +7,10 @@ rendered here whatever the API version (``transforms.render``).
 
 from __future__ import annotations
 
+import math
+
 from transforms.build import batch_item, serialize
+from transforms.devices import device_context
 from transforms.errors import MappingError
 from transforms.operations import (
     DeviceAdd,
@@ -22,6 +25,8 @@ from transforms.operations import (
 from transforms.request import CioRequest
 from transforms.settings import Settings
 from transforms.times import unix
+
+floor = math.floor
 
 # The person item action of each source event.
 EVENT_ACTIONS = {"track": "event", "page": "page", "screen": "screen"}
@@ -44,23 +49,23 @@ def person_update(op: PersonUpdate, settings: Settings) -> CioRequest:
     item["attributes"] = attributes
     if op.seconds is not None:
         item["timestamp"] = unix(op.seconds)
-    return batch_item(item, settings, op.key, op.message_id, op.seconds, op.source)
+    return batch_item(item, settings, op)
 
 
 def event(op: Event, settings: Settings) -> CioRequest:
     """``person``/``event``, ``page`` or ``screen``; an anonymous person by ``anonymous_id``."""
     if op.who is None:
         raise MappingError(NO_PERSON)
-    item = person_item(EVENT_ACTIONS[op.source], op.who)
-    item["name"] = op.name
+    who = op.who
+    # person_item() and unix() inlined: this runs per event.
+    item = {"type": "person", "action": EVENT_ACTIONS[op.source], "identifiers": {who[0]: who[1]}, "name": op.name}
     if op.properties is not None:
         item["attributes"] = op.properties
-    whole_seconds = unix(op.seconds)
-    if whole_seconds is not None:
-        item["timestamp"] = whole_seconds
+    if op.seconds is not None:
+        item["timestamp"] = floor(op.seconds)
     if op.dedup_id is not None:
         item["id"] = op.dedup_id
-    return batch_item(item, settings, op.key, op.message_id, op.seconds, op.source)
+    return batch_item(item, settings, op)
 
 
 def _attribute_text(value: object) -> str:
@@ -74,7 +79,7 @@ def _attribute_text(value: object) -> str:
 
 def device_attributes(op: DeviceAdd) -> dict | None:
     """``device.attributes``: the device context, then the properties, as strings; None when empty."""
-    attributes = op.context
+    attributes = device_context(op.event)
     if op.properties:
         attributes.update(op.properties)
     return {k: _attribute_text(v) for k, v in attributes.items() if v is not None} or None
@@ -89,25 +94,25 @@ def device_add(op: DeviceAdd, settings: Settings) -> CioRequest:
             device[field] = value
     item = person_item("add_device", op.who)
     item["device"] = device
-    return batch_item(item, settings, op.key, op.message_id, op.seconds, op.source)
+    return batch_item(item, settings, op)
 
 
 def device_remove(op: DeviceRemove, settings: Settings) -> CioRequest:
     """``person``/``delete_device``."""
     item = person_item("delete_device", op.who)
     item["device"] = {"token": op.token}
-    return batch_item(item, settings, op.key, op.message_id, op.seconds, op.source)
+    return batch_item(item, settings, op)
 
 
 def person_change(op: PersonChange, settings: Settings) -> CioRequest:
     """``person``/``delete``, ``suppress`` or ``unsuppress``: no timestamp, no dedup id."""
-    return batch_item(person_item(op.action, op.who), settings, op.key, op.message_id, op.seconds, op.source)
+    return batch_item(person_item(op.action, op.who), settings, op)
 
 
 def merge(op: Merge, settings: Settings) -> CioRequest:
     """``person``/``merge``."""
     item = {"type": "person", "action": "merge", "primary": op.primary, "secondary": op.secondary}
-    return batch_item(item, settings, op.key, op.message_id, op.seconds, op.source)
+    return batch_item(item, settings, op)
 
 
 def object_change(op: ObjectChange, settings: Settings) -> CioRequest:
@@ -121,7 +126,7 @@ def object_change(op: ObjectChange, settings: Settings) -> CioRequest:
         item["attributes"] = op.attributes
     if op.relationships is not None:
         item["cio_relationships"] = op.relationships
-    return batch_item(item, settings, op.key, op.message_id, op.seconds, op.source)
+    return batch_item(item, settings, op)
 
 
 def record(op: RecordSync, settings: Settings) -> CioRequest:
@@ -135,4 +140,4 @@ def record(op: RecordSync, settings: Settings) -> CioRequest:
         item["timestamp"] = unix(op.seconds)
     if op.dedup_id is not None:
         item["id"] = op.dedup_id
-    return batch_item(item, settings, op.key, op.message_id, op.seconds, op.source)
+    return batch_item(item, settings, op)
