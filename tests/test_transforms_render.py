@@ -194,4 +194,4 @@ def test_only_the_renderers_know_the_api_version():
     readers = sorted(p.name for p in root.glob("*.py") if "api_version" in p.read_text())
     assert readers == ["mapping.py", "render.py", "settings.py"]
     dispatch = (root / "mapping.py").read_text()
-    assert dispatch.count("api_version") == 1 and "RENDERERS_BY_VERSION[settings.api_version]" in dispatch
+    assert dispatch.count("api_version") == dispatch.count("RENDERERS_BY_VERSION[settings.api_version]") > 0

@@ -20,7 +20,7 @@ from transforms.merge import map_alias
 from transforms.objects import map_group
 from transforms.operations import Operation
 from transforms.records import map_record
-from transforms.render import RENDERERS_BY_VERSION, render_all
+from transforms.render import RENDERERS_BY_VERSION
 from transforms.request import CioRequest
 from transforms.settings import Settings
 
@@ -43,7 +43,12 @@ OPERATIONS: dict[str, OperationMapper] = {
 
 def _to_requests(operations_of: OperationMapper) -> Mapper:
     def map_kind(event: dict, settings: Settings) -> list[CioRequest]:
-        return render_all(operations_of(event, settings), settings)
+        operations = operations_of(event, settings)
+        renderers = RENDERERS_BY_VERSION[settings.api_version]
+        if len(operations) == 1:  # render_all inlined: this runs per event
+            operation = operations[0]
+            return [renderers[type(operation)](operation, settings)]
+        return [renderers[type(operation)](operation, settings) for operation in operations]
 
     map_kind.__name__ = map_kind.__qualname__ = operations_of.__name__
     map_kind.__doc__ = f"The requests of ``{operations_of.__module__}.{operations_of.__name__}``'s operations."
