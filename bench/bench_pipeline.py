@@ -64,10 +64,11 @@ from bench.generate_events import generate_events
 from cio_sandbox.process import SandboxProcess
 from pipeline.sizing import describe, v1_backfill, v2_backfill
 from transforms import load_settings, map_event
+from transforms.limits import BATCH_PATH, MAX_BATCH_BODY_BYTES, MAX_BATCH_ITEMS
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE, KEY = "bench-site", "bench-key"
-BATCH_ITEMS, BATCH_BYTES = 1000, 500_000
+BATCH_ITEMS, BATCH_BYTES = MAX_BATCH_ITEMS, MAX_BATCH_BODY_BYTES
 PARTS = ("floor", "dryrun", "delivery", "growth", "latency", "enforce", "memory")
 Row = tuple[str, str, str, str]  # measurement, figure, notes, target
 
@@ -241,7 +242,7 @@ def sandbox_alone(sandbox: SandboxProcess, lines: list[bytes], seconds: float = 
     def sender():
         session = requests.Session()
         while time.monotonic() < stop:
-            session.post(sandbox.url + "/api/v2/batch", data=body, auth=(SITE, KEY), timeout=30)
+            session.post(sandbox.url + BATCH_PATH, data=body, auth=(SITE, KEY), timeout=30)
             with lock:
                 sent[0] += len(items)
 

@@ -46,6 +46,7 @@ import orjson
 
 from bench.bench_pipeline import ROOT, v2_item_bodies, write_events
 from cio_sandbox.process import SandboxProcess
+from transforms.limits import BATCH_PATH, MAX_BATCH_ITEMS
 
 # cachegrind's summary line, one per process: "==123== I   refs:      6,101,105,010"
 _I_REFS = re.compile(r"^==\d+== I\s+refs:\s+([\d,]+)", re.MULTILINE)
@@ -124,7 +125,7 @@ def _run_steps(source: Path, settings) -> int:
 
 def write_batch_bodies(source: Path, bodies: Path) -> Path:
     """The v2 items of `source`'s events as /api/v2/batch bodies of 1000 items, one per line."""
-    from pipeline.batching import MAX_BATCH_ITEMS, batch_body
+    from pipeline.batching import batch_body
 
     items = list(v2_item_bodies(source.read_bytes().splitlines()))
     bodies.write_bytes(b"".join(batch_body(items[i:i + MAX_BATCH_ITEMS]) + b"\n"
@@ -141,7 +142,7 @@ def _run_sandbox(bodies: Path) -> int:
     with Sandbox(SandboxConfig(site_id="s", api_key="k", keep_in_memory=False)) as sandbox, \
             requests.Session() as session:
         for body in bodies.read_bytes().splitlines():
-            answer = session.post(sandbox.url + "/api/v2/batch", data=body, auth=("s", "k"), timeout=60)
+            answer = session.post(sandbox.url + BATCH_PATH, data=body, auth=("s", "k"), timeout=60)
             if answer.status_code != 200:
                 raise RuntimeError(f"the sandbox answered {answer.status_code}: {answer.text[:500]}")
         return sandbox.stats()["batch_items_accepted"]

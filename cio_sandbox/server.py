@@ -40,6 +40,8 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 
+from transforms.limits import BATCH_PATH
+
 from . import validation as V
 from .config import SandboxConfig
 from .faults import DROP, ERROR, SLOW, THROTTLE, FaultInjector
@@ -80,7 +82,7 @@ _CUSTOMER_TAIL = {
     "events": (_CUSTOMER + "/events", {"POST": "event"}),
     "devices": (_CUSTOMER + "/devices", {"PUT": "add_device"}),
 }
-V_BATCH = "/api/v2/batch"
+V_BATCH = BATCH_PATH
 # Operations Customer.io serves without authorization (no security requirement
 # in its OpenAPI document): delivery metrics come from anywhere a message went.
 _OPEN_OPERATIONS = frozenset(("metrics",))

@@ -33,9 +33,10 @@ import time
 
 import orjson
 
+from transforms.limits import BATCH_PATH
+
 from .ratelimit import SlidingWindowLimiter, WindowPeak
 
-BATCH_PATH = "/api/v2/batch"
 _LOG_FLUSH_BYTES = 1 << 20
 LOG_FLUSH_SECONDS = 0.2
 

@@ -42,16 +42,18 @@ from __future__ import annotations
 
 import orjson
 
-# --- limits (CUSTOMERIO-API.md, "Limits") -----------------------------------
-MAX_PERSON_ID_BYTES = 150
-MAX_EVENT_NAME_BYTES = 100
-MAX_V1_EVENT_DATA_BYTES = 100_000
-MAX_ATTRIBUTES = 300
-MAX_ATTRIBUTE_NAME_BYTES = 150
-MAX_ATTRIBUTE_VALUE_BYTES = 1000
-MAX_BATCH_BODY_BYTES = 500_000
-MAX_BATCH_ITEM_BYTES = 32 * 1024
-MAX_SEGMENT_IDS = 1000
+# Customer.io's published caps, defined once for the project.
+from transforms.limits import (
+    MAX_ATTRIBUTE_NAME_BYTES,
+    MAX_ATTRIBUTE_VALUE_BYTES,
+    MAX_ATTRIBUTES,
+    MAX_BATCH_BODY_BYTES,
+    MAX_BATCH_ITEM_BYTES,
+    MAX_EVENT_NAME_BYTES,
+    MAX_PERSON_ID_BYTES,
+    MAX_V1_EVENT_DATA_BYTES,
+)
+from transforms.limits import MAX_BATCH_ITEMS as MAX_SEGMENT_IDS
 
 EVENT_TYPES = frozenset(("event", "page", "screen"))
 DEVICE_PLATFORMS = frozenset(("ios", "android"))

@@ -32,10 +32,9 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pipeline.calls import ALL_KEYS, WIRE_BODY, WIRE_KEY, WIRE_MESSAGE_ID, WIRE_PERSON, WIRE_SOURCE, WIRE_URL, \
     HttpCall, endpoint_label
 from pipeline.ordering import in_send_order
-from transforms import BATCH_PATH, batch_envelope
-
-MAX_BATCH_ITEMS = 1000
-MAX_BATCH_BYTES = 500_000
+from transforms import batch_envelope
+from transforms.limits import BATCH_PATH, MAX_BATCH_ITEMS
+from transforms.limits import MAX_BATCH_BODY_BYTES as MAX_BATCH_BYTES
 
 _NO_CALLS: tuple = ()
 

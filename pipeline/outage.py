@@ -35,10 +35,10 @@ from typing import Callable
 import requests
 
 from pipeline import stopping
+from transforms.limits import REGION_PATH
 
 LOG = logging.getLogger("cio-pipeline")
 
-REGION_PATH = "/api/v1/accounts/region"
 # "Every call fails for a while": this many failures in a row, across the
 # process's senders, with nothing delivered for this long.
 OUTAGE_FAILURES = 3

@@ -16,7 +16,8 @@ import time
 import requests
 
 from pipeline.options import OptionsError
-from pipeline.outage import REGION_PATH, is_outage_status
+from pipeline.outage import is_outage_status
+from transforms.limits import REGION_PATH
 from transforms import Settings
 
 LOG = logging.getLogger("cio-pipeline")

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Customer.io's cap on items per /api/v2/batch request (pipeline.batching
-# imports Beam; this module must not).
-MAX_BATCH_ITEMS = 1000
+from transforms.limits import MAX_BATCH_ITEMS
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from transforms import MappingError, load_settings, map_event
 from transforms import lookups
-from transforms.identify import ADDRESS_KEYS, EXCLUDED_TRAITS, identify_body
+from transforms.identify import ADDRESS_KEYS, EXCLUDED_TRAITS, identify_attributes
 from transforms.ids import _TRIPLES, id_text, normalize_id, ulid_parts_text, ulid_text
 from transforms.times import to_unix
 
@@ -49,7 +49,7 @@ def test_ulid_parts_text_is_ulid_text_of_the_whole(millis, randomness):
 @hsettings(max_examples=300, deadline=None)
 @given(st.dictionaries(trait_keys, json_values, max_size=8),
        st.none() | st.dictionaries(st.sampled_from(ADDRESS_KEYS + ("zip",)), json_values, max_size=5))
-def test_identify_body_keeps_trait_order_less_the_excluded_keys(traits, address):
+def test_identify_attributes_keeps_trait_order_less_the_excluded_keys(traits, address):
     if address is not None:
         traits["address"] = address
     expected = {key: value for key, value in traits.items() if key not in EXCLUDED_TRAITS}
@@ -60,7 +60,7 @@ def test_identify_body_keeps_trait_order_less_the_excluded_keys(traits, address)
     created_at = to_unix(lookups.created_at({"traits": traits}))
     if created_at is not None:
         expected["created_at"] = created_at
-    body = identify_body({"traits": traits}, None)
+    body = identify_attributes({"traits": traits})
     assert list(body.items()) == list(expected.items())
 
 

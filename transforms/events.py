@@ -1,48 +1,30 @@
-"""Track, page and screen → events, devices and lifecycle calls (MAPPING.md section 4).
+"""Track, page and screen → ``Event`` operations (MAPPING.md section 4).
 
-A track event named ``Application Installed``/``Opened``, ``Device Created
-or Updated`` (or the configured device token event) registers the device,
-``Application Uninstalled``/``Device Deleted`` removes it; the lifecycle
-events of the common event spec that Customer.io has a call for delete,
-suppress or unsuppress the person (``User Deleted``/``Suppressed``/
-``Unsuppressed``), delete an object (``Object Deleted``) or a person's
-relationship to it (``Relationship Deleted``). Everything else is a
-Customer.io event, on the person when the event names one, else anonymous
-(names then cut to Customer.io's 100 bytes).
+A track event whose name has a meaning of its own is a device
+(``transforms.devices``) or lifecycle (``transforms.lifecycle``) operation;
+everything else is a Customer.io event (or a page or screen view), on the
+person when the event names one, else anonymous (names then cut to
+Customer.io's 100 bytes).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
 
-from transforms import build, lookups
+from transforms import lookups
+from transforms.devices import DEVICE_ADDED, DEVICE_REMOVED, added_device, removed_device
 from transforms.errors import MappingError
-from transforms.ids import check_person_id, dedup_id, encode_path, id_text
+from transforms.ids import dedup_id
+from transforms.lifecycle import OBJECT_LIFECYCLE, PERSON_LIFECYCLE, object_change, person_change
+from transforms.limits import MAX_EVENT_NAME_BYTES
 from transforms.models import Page, Screen, Track, validate
-from transforms.objects import DEFAULT_OBJECT_TYPE, relationships
+from transforms.operations import Event, Operation, resolve_person
 from transforms.settings import Settings
-from transforms.times import unix
-from transforms.v2 import person_identifiers, person_item
 
-DEVICE_ADDED = frozenset(("Application Installed", "Application Opened", "Device Created or Updated"))
-DEVICE_REMOVED = frozenset(("Application Uninstalled", "Device Deleted"))
-# track name -> (v1 method, v1 path after /api/v1/customers/{id}, v2 person action)
-PERSON_LIFECYCLE = {
-    "User Deleted": ("DELETE", "", "delete"),
-    "User Suppressed": ("POST", "/suppress", "suppress"),
-    "User Unsuppressed": ("POST", "/unsuppress", "unsuppress"),
-}
-OBJECT_LIFECYCLE = {"Object Deleted": "delete", "Relationship Deleted": "delete_relationships"}
 # Every name with a meaning of its own: one set look-up per track event.
 LIFECYCLE = DEVICE_ADDED | DEVICE_REMOVED | frozenset(PERSON_LIFECYCLE) | frozenset(OBJECT_LIFECYCLE)
-IOS_FAMILY = frozenset(("ios", "watchos", "ipados", "tvos"))
-MAX_NAME_BYTES = 100
-MAX_SCREEN_NAME_BYTES = MAX_NAME_BYTES - len("Viewed  Screen")  # 86
+MAX_SCREEN_NAME_BYTES = MAX_EVENT_NAME_BYTES - len("Viewed  Screen")  # 86
 _MODELS: dict[str, type[BaseModel]] = {"track": Track, "page": Page, "screen": Screen}
-_V1_TYPES = {"track": "event", "page": "page", "screen": "event"}
-_V2_ACTIONS = {"track": "event", "page": "page", "screen": "screen"}
 _MISSING = (None, "")
 
 
@@ -84,54 +66,17 @@ def event_name(kind: str, event: dict, anonymous: bool) -> str:
             screen = cut_utf8(screen, MAX_SCREEN_NAME_BYTES)
         return f"Viewed {screen} Screen"
     if anonymous:
-        name = cut_utf8(name, MAX_NAME_BYTES)
+        name = cut_utf8(name, MAX_EVENT_NAME_BYTES)
     return name
 
 
-def device_token(event: dict) -> str | None:
-    return id_text(lookups.context_part(event, "device").get("token"), "context.device.token")
+def map_events(raw: dict, settings: Settings, kind: str = "track") -> list:
+    """Map a track, page or screen event (``kind``).
 
-
-def platform(event: dict) -> str | None:
-    """``ios`` for the iOS family (any case), else ``context.device.type`` lowercased."""
-    kind = lookups.context_part(event, "device").get("type")
-    if not isinstance(kind, str):
-        return None
-    kind = kind.lower()
-    return "ios" if kind in IOS_FAMILY else kind
-
-
-def _attribute_text(value: object) -> str:
-    # Customer.io device attributes are strings (its schema says so).
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return build.serialize(value).decode("utf-8")
-
-
-def device_attributes(event: dict) -> dict | None:
-    """v2 ``device.attributes``: device_os, device_model, app_version, device_locale, properties."""
-    attributes = {}
-    for key, value in (
-        ("device_os", lookups.context_part(event, "os").get("name")),
-        ("device_model", lookups.context_part(event, "device").get("model")),
-        ("app_version", lookups.context_part(event, "app").get("version")),
-        ("device_locale", (event.get("context") or {}).get("locale")),
-    ):
-        if value not in _MISSING:
-            attributes[key] = value
-    if event.get("properties"):
-        attributes.update(event["properties"])
-    return {k: _attribute_text(v) for k, v in attributes.items() if v is not None} or None
-
-
-def _person_key(user_id, email) -> str:
-    return f"id:{user_id}" if user_id is not None else f"email:{email}"
-
-
-def map_events(kind: str, raw: dict, settings: Settings) -> list:
-    """Map a track, page or screen event (``kind``)."""
+    ``kind`` comes last, with track as the default, so that ``map_track`` is
+    this function itself: track events are most events, and a wrapper's
+    call costs them a measurable part of the mapping.
+    """
     event = validate(_MODELS[kind], lookups.unmap_destination(raw))
     user_id = lookups.user_id(event)
     email = lookups.email(event) if user_id is None else None
@@ -142,168 +87,34 @@ def map_events(kind: str, raw: dict, settings: Settings) -> list:
     if kind == "track":
         name = event["event"]
         if name in LIFECYCLE or name == settings.device_token_event:
-            request = _lifecycle(name, event, person, user_id, email, settings, message_id, seconds)
-            if request is not None:
-                return [request]
+            operation = _lifecycle(name, event, user_id, email, message_id, seconds)
+            if operation is not None:
+                return [operation]
 
-    properties = event.get("properties")
     name = event_name(kind, event, person is None)
     event_id = dedup_id(message_id, seconds, raw) if settings.dedup_ids else None
-    whole_seconds = unix(seconds)
-    if settings.api_version == "v2":
-        identifiers, key = person_identifiers(user_id, email, lookups.anonymous_id(event))
-        item = person_item(_V2_ACTIONS[kind], identifiers)
-        item["name"] = name
-        if properties is not None:
-            item["attributes"] = properties
-        if whole_seconds is not None:
-            item["timestamp"] = whole_seconds
-        if event_id is not None:
-            item["id"] = event_id
-        return [build.batch_item(item, settings, key, message_id, seconds, kind)]
-
-    body: dict[str, Any] = {"name": name, "type": _V1_TYPES[kind]}
-    if properties is not None:
-        body["data"] = properties
-    if whole_seconds is not None:
-        body["timestamp"] = whole_seconds
-    if event_id is not None:
-        body["id"] = event_id
-    if person is not None:
-        check_person_id(str(person), "user id" if user_id is not None else "email")
-        url = f"{settings.customers_url}{encode_path(person)}/events"
-        return [build.request("POST", url, body, _person_key(user_id, email), message_id, seconds, kind)]
-    anonymous_id = lookups.anonymous_id(event)
-    if anonymous_id is None:
-        raise MappingError("Anonymous id/ user id is required")
-    body["anonymous_id"] = anonymous_id
-    url = f"{settings.base_url}/api/v1/events"
-    return [build.request("POST", url, body, f"anonymous_id:{anonymous_id}", message_id, seconds, kind)]
+    who, key = resolve_person(user_id, email, lookups.anonymous_id(event) if person is None else None)
+    return [Event(key, message_id, seconds, kind, who, name, event.get("properties"), event_id)]
 
 
-def _lifecycle(name, event, person, user_id, email, settings, message_id, seconds):
-    """The request of a lifecycle track event; None when it is an ordinary event after all."""
+def _lifecycle(name, event, user_id, email, message_id, seconds) -> Operation | None:
+    """The operation of a lifecycle track event; None when it is an ordinary event after all."""
     if name in DEVICE_REMOVED:
-        token = device_token(event)
-        if person is None or token is None:
-            raise MappingError("userId/email or device_token not present")
-        return _remove_device(person, user_id, email, token, settings, message_id, seconds)
+        return removed_device(event, user_id, email, message_id, seconds)
     if name in PERSON_LIFECYCLE:
-        return _person_lifecycle(name, person, user_id, email, settings, message_id, seconds)
+        return person_change(name, user_id, email, message_id, seconds)
     if name in OBJECT_LIFECYCLE:
-        return _object_lifecycle(name, event, settings, message_id, seconds)
+        return object_change(name, event, message_id, seconds)
     # device registration (DEVICE_ADDED or the configured device token event)
-    token = device_token(event)
-    if person is not None and token is not None:
-        return _add_device(event, person, user_id, email, token, settings, message_id, seconds)
-    return None
+    return added_device(event, user_id, email, message_id, seconds)
 
 
-def _person_lifecycle(name, person, user_id, email, settings, message_id, seconds):
-    """User Deleted / Suppressed / Unsuppressed: v1 call without a body, or a v2 person item."""
-    if person is None:
-        raise MappingError(f"{name} needs a userId or email")
-    method, tail, action = PERSON_LIFECYCLE[name]
-    if settings.api_version == "v2":
-        identifiers, key = person_identifiers(user_id, email, None)
-        return build.batch_item(person_item(action, identifiers), settings, key, message_id, seconds, "track")
-    check_person_id(str(person), "user id" if user_id is not None else "email")
-    url = f"{settings.customers_url}{encode_path(person)}{tail}"
-    return build.request(method, url, None, _person_key(user_id, email), message_id, seconds, "track")
-
-
-def object_of(event: dict) -> tuple[str, str] | None:
-    """``(object_type_id, object_id)`` of an Object/Relationship Deleted event; None without an id.
-
-    id: ``properties.objectId``, ``properties.groupId``, ``groupId``,
-    ``context.groupId``; type: ``properties.objectTypeId``,
-    ``properties.object_type_id``, else ``"1"`` (as for group calls).
-    """
-    properties = event.get("properties") or {}
-    context = event.get("context") or {}
-    object_id = None
-    for path, value in (
-        ("properties.objectId", properties.get("objectId")),
-        ("properties.groupId", properties.get("groupId")),
-        ("groupId", event.get("groupId")),
-        ("context.groupId", context.get("groupId")),
-    ):
-        object_id = id_text(value, path)
-        if object_id is not None:
-            break
-    if object_id is None:
-        return None
-    object_type = (id_text(properties.get("objectTypeId"), "properties.objectTypeId")
-                   or id_text(properties.get("object_type_id"), "properties.object_type_id")
-                   or DEFAULT_OBJECT_TYPE)
-    return object_type, object_id
-
-
-def _object_lifecycle(name, event, settings, message_id, seconds):
-    """Object Deleted / Relationship Deleted: an object item of /api/v2/batch (both versions)."""
-    found = object_of(event)
-    if found is None:
-        raise MappingError(f"{name} needs an object id (properties.objectId, properties.groupId, "
-                           f"groupId or context.groupId)")
-    object_type, object_id = found
-    action = OBJECT_LIFECYCLE[name]
-    item = {
-        "type": "object",
-        "action": action,
-        "identifiers": {"object_id": object_id, "object_type_id": object_type},
-    }
-    if action == "delete_relationships":
-        related = relationships(event)
-        if not related:
-            raise MappingError(f"{name} needs a userId or email")
-        item["cio_relationships"] = related
-    key = f"object:{object_type}:{object_id}"
-    return build.batch_item(item, settings, key, message_id, seconds, "track")
-
-
-def _add_device(event, person, user_id, email, token, settings, message_id, seconds):
-    last_used = unix(seconds)
-    if settings.api_version == "v2":
-        identifiers, key = person_identifiers(user_id, email, None)
-        device = {"token": token}
-        for field, value in (("last_used", last_used), ("platform", platform(event)),
-                             ("attributes", device_attributes(event))):
-            if value is not None:
-                device[field] = value
-        item = person_item("add_device", identifiers)
-        item["device"] = device
-        return build.batch_item(item, settings, key, message_id, seconds, "track")
-    check_person_id(str(person), "user id" if user_id is not None else "email")
-    device = dict(event["properties"]) if event.get("properties") else {}
-    device["id"] = token
-    if last_used is not None:
-        device["last_used"] = last_used
-    kind = platform(event)
-    if kind is not None:
-        device["platform"] = kind
-    url = f"{settings.customers_url}{encode_path(person)}/devices"
-    return build.request("PUT", url, {"device": device}, _person_key(user_id, email), message_id, seconds, "track")
-
-
-def _remove_device(person, user_id, email, token, settings, message_id, seconds):
-    if settings.api_version == "v2":
-        identifiers, key = person_identifiers(user_id, email, None)
-        item = person_item("delete_device", identifiers)
-        item["device"] = {"token": token}
-        return build.batch_item(item, settings, key, message_id, seconds, "track")
-    check_person_id(str(person), "user id" if user_id is not None else "email")
-    url = (f"{settings.customers_url}{encode_path(person)}"
-           f"/devices/{encode_path(token)}")
-    return build.request("DELETE", url, None, _person_key(user_id, email), message_id, seconds, "track")
-
-
-def map_track(raw: dict, settings: Settings) -> list:
-    return map_events("track", raw, settings)
+map_track = map_events
 
 
 def map_page(raw: dict, settings: Settings) -> list:
-    return map_events("page", raw, settings)
+    return map_events(raw, settings, "page")
 
 
 def map_screen(raw: dict, settings: Settings) -> list:
-    return map_events("screen", raw, settings)
+    return map_events(raw, settings, "screen")

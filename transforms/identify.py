@@ -1,25 +1,28 @@
-"""Identify → ``PUT /api/v1/customers/{id}`` (MAPPING.md section 3).
+"""Identify → a ``PersonUpdate`` (MAPPING.md section 3).
 
-Traits become person attributes at the top level of the body; in v2 mode the
-same attributes go into a ``person``/``identify`` batch item.
+Traits become person attributes (v1: the body of ``PUT /api/v1/customers/{id}``;
+v2: a ``person``/``identify`` item, see the renderers).
 """
 
 from __future__ import annotations
 
-from transforms import build, lookups
+from transforms import lookups
 from transforms.errors import MappingError
-from transforms.ids import check_person_id, encode_path
 from transforms.models import Identify, validate
+from transforms.operations import PersonUpdate, resolve_person
 from transforms.settings import Settings
-from transforms.times import to_unix, unix
-from transforms.v2 import person_identifiers, person_item
+from transforms.times import to_unix
 
 EXCLUDED_TRAITS = frozenset(("address", "createdAt", "userId", "anonymousId"))
 ADDRESS_KEYS = ("city", "country", "postalCode", "state", "street")
 
 
-def identify_body(event: dict, seconds: float | None) -> dict:
-    """The attributes of section 3: traits, address parts, legacy user_properties, reserved keys."""
+def identify_attributes(event: dict) -> dict:
+    """The attributes of section 3: traits, address parts, legacy user_properties, created_at.
+
+    The event time and the anonymous id travel apart (``PersonUpdate``): each
+    API version places them its own way.
+    """
     traits = lookups.traits(event)
     if traits:
         # A copy less the excluded keys keeps the traits' order, like a filtering
@@ -40,11 +43,6 @@ def identify_body(event: dict, seconds: float | None) -> dict:
     created_at = to_unix(lookups.created_at(event))
     if created_at is not None:
         body["created_at"] = created_at
-    if seconds is not None:
-        body["_timestamp"] = unix(seconds)
-    anonymous_id = lookups.anonymous_id(event)
-    if anonymous_id is not None:
-        body["anonymous_id"] = anonymous_id
     return body
 
 
@@ -55,19 +53,7 @@ def map_identify(raw: dict, settings: Settings) -> list:
     if user_id is None and email is None:
         raise MappingError("userId or email is not present")
     seconds = lookups.event_seconds(event)
-    body = identify_body(event, seconds)
-    message_id = lookups.message_id(event)
-    if settings.api_version == "v2":
-        identifiers, person_key = person_identifiers(user_id, email, None)
-        # v2 orders attribute updates by the item's timestamp, not _timestamp.
-        body.pop("_timestamp", None)
-        item = person_item("identify", identifiers)
-        item["attributes"] = body
-        if seconds is not None:
-            item["timestamp"] = unix(seconds)
-        return [build.batch_item(item, settings, person_key, message_id, seconds, "identify")]
-    person = user_id if user_id is not None else email
-    check_person_id(str(person), "user id" if user_id is not None else "email")
-    key = f"id:{user_id}" if user_id is not None else f"email:{email}"
-    url = f"{settings.customers_url}{encode_path(person)}"
-    return [build.request("PUT", url, body, key, message_id, seconds, "identify")]
+    attributes = identify_attributes(event)
+    who, key = resolve_person(user_id, email, None)
+    return [PersonUpdate(key, lookups.message_id(event), seconds, "identify", who, attributes,
+                         lookups.anonymous_id(event))]

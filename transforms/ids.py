@@ -16,8 +16,7 @@ from urllib.parse import quote
 import orjson
 
 from transforms.errors import MappingError
-
-MAX_ID_BYTES = 150
+from transforms.limits import MAX_PERSON_ID_BYTES
 _INT64 = 2**63
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
@@ -78,10 +77,10 @@ def id_text(value: object, path: str) -> str | None:
 
 def check_person_id(value: str | int, what: str) -> None:
     """Customer.io refuses person identifiers over 150 bytes."""
-    if isinstance(value, str) and len(value) > MAX_ID_BYTES // 4:
+    if isinstance(value, str) and len(value) > MAX_PERSON_ID_BYTES // 4:
         size = len(value.encode("utf-8"))
-        if size > MAX_ID_BYTES:
-            raise MappingError(f"{what} is {size} bytes, over Customer.io's {MAX_ID_BYTES}-byte limit")
+        if size > MAX_PERSON_ID_BYTES:
+            raise MappingError(f"{what} is {size} bytes, over Customer.io's {MAX_PERSON_ID_BYTES}-byte limit")
 
 
 def is_email(value: object) -> bool:

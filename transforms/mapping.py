@@ -1,8 +1,11 @@
 """Dispatch: one mapper per event type (MAPPING.md, all sections).
 
 ``map_event`` is the entry point of the pipeline: it finds the event's type
-and hands it to the mapper, which returns the Customer.io requests (normally
-one) or raises ``MappingError`` with the reason for the dead-letter output.
+and hands it to the mapper, which returns what the event means as
+operations (``transforms.operations``, normally one) or raises
+``MappingError`` with the reason for the dead-letter output; the renderers
+(``transforms.render``) then write each operation as the Customer.io request
+of the settings' API version.
 """
 
 from __future__ import annotations
@@ -15,15 +18,19 @@ from transforms.identify import map_identify
 from transforms.ids import clip, json_kind
 from transforms.merge import map_alias
 from transforms.objects import map_group
+from transforms.operations import Operation
 from transforms.records import map_record
+from transforms.render import RENDERERS_BY_VERSION
 from transforms.request import CioRequest
 from transforms.settings import Settings
 
 EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias", "record")
 
+OperationMapper = Callable[[dict, Settings], "list[Operation]"]
 Mapper = Callable[[dict, Settings], "list[CioRequest]"]
 
-MAPPERS: dict[str, Mapper] = {
+# What each event type means: its operations (the version-neutral step).
+OPERATIONS: dict[str, OperationMapper] = {
     "identify": map_identify,
     "track": map_track,
     "page": map_page,
@@ -34,12 +41,30 @@ MAPPERS: dict[str, Mapper] = {
 }
 
 
+def _to_requests(operations_of: OperationMapper) -> Mapper:
+    def map_kind(event: dict, settings: Settings) -> list[CioRequest]:
+        operations = operations_of(event, settings)
+        renderers = RENDERERS_BY_VERSION[settings.api_version]
+        if len(operations) == 1:  # render_all inlined: this runs per event
+            operation = operations[0]
+            return [renderers[type(operation)](operation, settings)]
+        return [renderers[type(operation)](operation, settings) for operation in operations]
+
+    map_kind.__name__ = map_kind.__qualname__ = operations_of.__name__
+    map_kind.__doc__ = f"The requests of ``{operations_of.__module__}.{operations_of.__name__}``'s operations."
+    return map_kind
+
+
+# Event type -> the Customer.io requests of such an event (what the pipeline calls).
+MAPPERS: dict[str, Mapper] = {kind: _to_requests(mapper) for kind, mapper in OPERATIONS.items()}
+
+
 def event_type(event: dict) -> str:
     """The event's type, lowercased; MappingError when missing or unknown."""
     value = event.get("type")
     if isinstance(value, str):
         lowered = value.lower()
-        if lowered in MAPPERS:
+        if lowered in OPERATIONS:
             return lowered
         raise MappingError(f"could not determine type {clip(value)}")
     shown = "(missing)" if value is None and "type" not in event else json_kind(value)
@@ -56,11 +81,16 @@ def map_event(event: dict, settings: Settings) -> list[CioRequest]:
     if not isinstance(event, dict):
         raise MappingError(f"expected a JSON object, got {json_kind(event)}")
     kind = event.get("type")
-    mapper = MAPPERS.get(kind) if type(kind) is str else None  # the usual, lowercase type
+    mapper = OPERATIONS.get(kind) if type(kind) is str else None  # the usual, lowercase type
     if mapper is None:
-        mapper = MAPPERS[event_type(event)]
+        mapper = OPERATIONS[event_type(event)]
     try:
-        return mapper(event, settings)
+        operations = mapper(event, settings)
+        renderers = RENDERERS_BY_VERSION[settings.api_version]
+        if len(operations) == 1:  # render_all inlined: this runs per event
+            operation = operations[0]
+            return [renderers[type(operation)](operation, settings)]
+        return [renderers[type(operation)](operation, settings) for operation in operations]
     except MappingError:
         raise
     except Exception as err:  # pragma: no cover - a bug, kept out of the dead ends

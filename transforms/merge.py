@@ -1,15 +1,16 @@
-"""Alias → merge two people (MAPPING.md section 5).
+"""Alias → a ``Merge`` of two people (MAPPING.md section 5).
 
-``previousId`` (the secondary) is merged into ``userId`` (the primary):
-``POST /api/v1/merge_customers``, or a ``person``/``merge`` item in v2.
+``previousId`` (the secondary) is merged into ``userId`` (the primary)
+(v1: ``POST /api/v1/merge_customers``; v2: a ``person``/``merge`` item).
 """
 
 from __future__ import annotations
 
-from transforms import build, lookups
+from transforms import lookups
 from transforms.errors import MappingError
 from transforms.ids import check_person_id, id_or_email, id_text
 from transforms.models import Alias, validate
+from transforms.operations import Merge
 from transforms.settings import Settings
 
 
@@ -23,11 +24,4 @@ def map_alias(raw: dict, settings: Settings) -> list:
     check_person_id(secondary, "previousId")
     primary_ids, secondary_ids = id_or_email(primary), id_or_email(secondary)
     key = f"{next(iter(primary_ids))}:{primary}"
-    message_id = lookups.message_id(event)
-    seconds = lookups.event_seconds(event)
-    if settings.api_version == "v2":
-        item = {"type": "person", "action": "merge", "primary": primary_ids, "secondary": secondary_ids}
-        return [build.batch_item(item, settings, key, message_id, seconds, "alias")]
-    body = {"primary": primary_ids, "secondary": secondary_ids}
-    url = f"{settings.base_url}/api/v1/merge_customers"
-    return [build.request("POST", url, body, key, message_id, seconds, "alias")]
+    return [Merge(key, lookups.message_id(event), lookups.event_seconds(event), "alias", primary_ids, secondary_ids)]

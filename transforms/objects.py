@@ -1,16 +1,17 @@
-"""Group → an object item of ``POST /api/v2/batch`` (MAPPING.md section 5).
+"""Group → an ``ObjectChange`` (MAPPING.md section 5).
 
 Customer.io models groups (companies, accounts) as objects; a group call
 identifies the object and relates the person to it. Objects exist only in
-the v2 API, so group events become batch items in v1 mode too.
+the v2 API, so group events become ``/api/v2/batch`` items in v1 mode too.
 """
 
 from __future__ import annotations
 
-from transforms import build, lookups
+from transforms import lookups
 from transforms.errors import MappingError
 from transforms.ids import id_or_email, id_text
 from transforms.models import Group, validate
+from transforms.operations import ObjectChange
 from transforms.settings import Settings
 
 ACTIONS = frozenset(("identify", "delete", "add_relationships", "delete_relationships"))
@@ -51,17 +52,12 @@ def map_group(raw: dict, settings: Settings) -> list:
     if object_id is None:
         raise MappingError("groupId is required")
     object_type = id_text(traits.get("objectTypeId"), "traits.objectTypeId") or DEFAULT_OBJECT_TYPE
-    item = {
-        "type": "object",
-        "action": object_action(event),
-        "identifiers": {"object_id": object_id, "object_type_id": object_type},
-    }
+    action = object_action(event)
+    attributes = None
     if event.get("traits") is not None:
         attributes = dict(traits)  # a copy less one key keeps the order, cheaper than a comprehension
         attributes.pop("action", None)
-        item["attributes"] = attributes
-    item["cio_relationships"] = relationships(event)
-    seconds = lookups.event_seconds(event)
+    related = relationships(event)
     key = f"object:{object_type}:{object_id}"
-    return [build.batch_item(item, settings, key, lookups.message_id(event), seconds, "group")]
-
+    return [ObjectChange(key, lookups.message_id(event), lookups.event_seconds(event), "group",
+                         object_type, object_id, action, attributes, related)]

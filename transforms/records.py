@@ -1,4 +1,4 @@
-"""Warehouse records (reverse ETL) → v2 person items (MAPPING.md section 6).
+"""Warehouse records (reverse ETL) → ``RecordSync`` person items (MAPPING.md section 6).
 
 A record row ``{"type": "record", "action", "identifiers", "fields"}`` is
 synced to one Customer.io object for the whole run (``Settings.record_object``):
@@ -15,15 +15,12 @@ that could not become a record) is dead-lettered with that reason.
 
 from __future__ import annotations
 
-from typing import Any
-
-from transforms import build
 from transforms.errors import MappingError
 from transforms.ids import check_person_id, clip, dedup_id, id_text
 from transforms.models import Record, validate
-from transforms.request import CioRequest
+from transforms.operations import RecordSync, SegmentMembership
 from transforms.settings import Settings
-from transforms.times import to_seconds, unix
+from transforms.times import to_seconds
 
 ACTIONS = ("insert", "update", "delete")
 IDENTIFIER_KEYS = ("cio_id", "id", "email")
@@ -59,55 +56,42 @@ def map_record(raw: dict, settings: Settings) -> list:
     # Warehouse mappers often put every column in identifiers: treat both alike.
     columns = {**(record.get("identifiers") or {}), **(record.get("fields") or {})}
     if settings.audience_id is not None:
-        return [_segment_member(columns, action == "delete", record, settings)]
+        return [_segment_member(columns, action == "delete", record, settings.id_type)]
     id_key, id_value = record_identifier(columns)
     seconds = to_seconds(columns.get("created_at"))
     message_id = id_text(record.get("messageId"), "messageId")
     to_events = settings.record_object == "event"
-
-    item: dict[str, Any] = {"type": "person", "identifiers": {id_key: id_value}}
+    who, key = (id_key, id_value), f"{id_key}:{id_value}"
     if action == "delete":
         if to_events:
             raise MappingError("delete is not supported when records are synced to events")
-        item["action"] = "delete"
-    else:
-        excluded = {id_key, "created_at"}
-        if to_events:
-            name = columns.get("name")
-            if not isinstance(name, str) or not name:
-                raise MappingError("an event record needs a non-empty string name")
-            excluded.add("name")
-            item["action"] = "event"
-            item["name"] = name
-        else:
-            item["action"] = "identify"
-        for key in excluded:  # columns is this record's own dict: drop them in place, order kept
-            columns.pop(key, None)
-        if columns:
-            item["attributes"] = columns
-        if seconds is not None:
-            item["timestamp"] = unix(seconds)
-        if to_events and settings.dedup_ids:
-            item["id"] = dedup_id(message_id, seconds, raw)
-    return [build.batch_item(item, settings, f"{id_key}:{id_value}", message_id, seconds, "record")]
+        return [RecordSync(key, message_id, seconds, "record", who, "delete", None, None, None)]
+    excluded = {id_key, "created_at"}
+    name = None
+    if to_events:
+        name = columns.get("name")
+        if not isinstance(name, str) or not name:
+            raise MappingError("an event record needs a non-empty string name")
+        excluded.add("name")
+    for key_name in excluded:  # columns is this record's own dict: drop them in place, order kept
+        columns.pop(key_name, None)
+    event_id = dedup_id(message_id, seconds, raw) if to_events and settings.dedup_ids else None
+    return [RecordSync(key, message_id, seconds, "record", who, "event" if to_events else "identify", name,
+                       columns or None, event_id)]
 
 
-def _segment_member(columns: dict, remove: bool, record: dict, settings: Settings) -> CioRequest:
-    """One id of ``POST /api/v1/segments/{audience_id}/add_customers|remove_customers``.
+def _segment_member(columns: dict, remove: bool, record: dict, id_type: str) -> SegmentMembership:
+    """Add or remove the record's person: ``settings.id_type`` says which column names them.
 
-    The id is the record's ``id_type`` column, always as a JSON string (the
-    segment schema allows only strings in ``ids``); a cio_id loses its
-    ``cio_`` prefix like in v2 (``id_type=cio_id`` already says what it is).
+    The id is always a string (the segment schema allows only strings in
+    ``ids``); a cio_id loses its ``cio_`` prefix like in v2 (``id_type=cio_id``
+    already says what it is).
     """
-    id_type = settings.id_type
     value = id_text(columns.get(id_type), f"identifiers.{id_type}")
     if value is None:
         raise MappingError(f"segment record needs a non-empty {id_type} in identifiers or fields")
     if id_type == "cio_id":
         value = value.removeprefix("cio_")
     check_person_id(value, id_type)
-    body = build.serialize(value)
-    return CioRequest(
-        "POST", settings.segment_url(remove), body, True, f"{id_type}:{value}",
-        id_text(record.get("messageId"), "messageId"), to_seconds(columns.get("created_at")), "record",
-    )
+    return SegmentMembership(f"{id_type}:{value}", id_text(record.get("messageId"), "messageId"),
+                             to_seconds(columns.get("created_at")), "record", (id_type, value), remove)

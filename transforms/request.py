@@ -11,12 +11,9 @@ from dataclasses import dataclass
 
 import orjson
 
-# The path every v2 batch item is sent to, inside {"batch": [items]}.
-BATCH_PATH = "/api/v2/batch"
-# Manual segments: POST {SEGMENTS_PATH}/{id}/add_customers|remove_customers?id_type=...
-# with {"ids": [...]}; a segment batch item is one id (a JSON string).
-SEGMENTS_PATH = "/api/v1/segments"
-MAX_BATCH_ITEMS = 1000  # v2 batch items per request, and ids per segment request
+from transforms.limits import BATCH_PATH, MAX_BATCH_ITEMS, SEGMENTS_PATH
+
+__all__ = ["BATCH_PATH", "MAX_BATCH_ITEMS", "SEGMENTS_PATH", "CioRequest", "batch_envelope"]
 
 _BATCH_ENVELOPE = (b'{"batch":[', b"]}", MAX_BATCH_ITEMS)
 _SEGMENT_ENVELOPE = (b'{"ids":[', b"]}", MAX_BATCH_ITEMS)

@@ -13,7 +13,7 @@ from typing import Any, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from transforms.request import BATCH_PATH, SEGMENTS_PATH
+from transforms.limits import BATCH_PATH, CUSTOMERS_PATH, SEGMENTS_PATH
 
 HOSTS = {"US": "https://track.customer.io", "EU": "https://track-eu.customer.io"}
 
@@ -107,7 +107,7 @@ class Settings(BaseModel):
     @cached_property
     def customers_url(self) -> str:
         """``{base_url}/api/v1/customers/``, the start of every v1 person path."""
-        return self.base_url + "/api/v1/customers/"
+        return self.base_url + CUSTOMERS_PATH
 
     def model_copy(self, *, update=None, deep: bool = False) -> "Settings":
         # The copy starts from this instance's __dict__, cached URLs included:

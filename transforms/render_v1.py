@@ -1,0 +1,113 @@
+"""Operations → Track API v1 calls (one ``CioRequest`` per operation).
+
+The v1 spelling of each operation, and only that: paths, methods and body
+layouts. What an event means is decided before (``transforms.operations``);
+``transforms.render`` picks this module or ``render_v2`` per operation.
+"""
+
+from __future__ import annotations
+
+import math
+
+from transforms.build import request, serialize
+from transforms.errors import MappingError
+from transforms.ids import encode_path
+from transforms.limits import EVENTS_PATH, MERGE_PATH
+from transforms.operations import (
+    DeviceAdd,
+    DeviceRemove,
+    Event,
+    Merge,
+    PersonChange,
+    PersonUpdate,
+    SegmentMembership,
+)
+from transforms.request import CioRequest
+from transforms.settings import Settings
+from transforms.times import unix
+
+floor = math.floor
+
+# The v1 event "type" of each source event: screens are plain events in v1.
+EVENT_TYPES = {"track": "event", "page": "page", "screen": "event"}
+# PersonChange action -> (method, path after /api/v1/customers/{id}); no body.
+PERSON_CHANGES = {
+    "delete": ("DELETE", ""),
+    "suppress": ("POST", "/suppress"),
+    "unsuppress": ("POST", "/unsuppress"),
+}
+NO_PERSON = "Anonymous id/ user id is required"
+
+
+def person_update(op: PersonUpdate, settings: Settings) -> CioRequest:
+    """``PUT /api/v1/customers/{id}``: the attributes at the top level, ``_timestamp`` orders them."""
+    body = op.attributes
+    if op.seconds is not None:
+        body["_timestamp"] = unix(op.seconds)
+    if op.anonymous_id is not None:
+        body["anonymous_id"] = op.anonymous_id
+    url = settings.customers_url + encode_path(op.who[1])
+    return request("PUT", url, body, op)
+
+
+def event(op: Event, settings: Settings) -> CioRequest:
+    """``POST /api/v1/customers/{id}/events``, or ``POST /api/v1/events`` for an anonymous person."""
+    body = {"name": op.name, "type": EVENT_TYPES[op.source]}
+    if op.properties is not None:
+        body["data"] = op.properties
+    if op.seconds is not None:
+        body["timestamp"] = floor(op.seconds)  # unix(), inlined: this runs per event
+    if op.dedup_id is not None:
+        body["id"] = op.dedup_id
+    who = op.who
+    if who is None:
+        raise MappingError(NO_PERSON)
+    if who[0] == "anonymous_id":
+        body["anonymous_id"] = who[1]
+        url = settings.base_url + EVENTS_PATH
+    else:
+        url = f"{settings.customers_url}{encode_path(who[1])}/events"
+    return request("POST", url, body, op)
+
+
+def device_add(op: DeviceAdd, settings: Settings) -> CioRequest:
+    """``PUT /api/v1/customers/{id}/devices``: the event's properties are the device's."""
+    device = dict(op.properties) if op.properties else {}
+    device["id"] = op.token
+    last_used = unix(op.seconds)
+    if last_used is not None:
+        device["last_used"] = last_used
+    if op.platform is not None:
+        device["platform"] = op.platform
+    url = f"{settings.customers_url}{encode_path(op.who[1])}/devices"
+    return request("PUT", url, {"device": device}, op)
+
+
+def device_remove(op: DeviceRemove, settings: Settings) -> CioRequest:
+    """``DELETE /api/v1/customers/{id}/devices/{token}``, no body."""
+    url = f"{settings.customers_url}{encode_path(op.who[1])}/devices/{encode_path(op.token)}"
+    return request("DELETE", url, None, op)
+
+
+def person_change(op: PersonChange, settings: Settings) -> CioRequest:
+    """``DELETE /api/v1/customers/{id}``, ``POST .../suppress`` or ``.../unsuppress``, no body."""
+    method, tail = PERSON_CHANGES[op.action]
+    url = f"{settings.customers_url}{encode_path(op.who[1])}{tail}"
+    return request(method, url, None, op)
+
+
+def merge(op: Merge, settings: Settings) -> CioRequest:
+    """``POST /api/v1/merge_customers``."""
+    body = {"primary": op.primary, "secondary": op.secondary}
+    return request("POST", settings.base_url + MERGE_PATH, body, op)
+
+
+def segment_membership(op: SegmentMembership, settings: Settings) -> CioRequest:
+    """One id of ``POST /api/v1/segments/{id}/add_customers|remove_customers``.
+
+    A batch item: the pipeline gathers the ids of one URL into
+    ``{"ids": [...]}`` (``transforms.request.batch_envelope``). The id is
+    always a JSON string (the segment schema allows only strings).
+    """
+    return CioRequest("POST", settings.segment_url(op.remove), serialize(op.who[1]), True, op.key,
+                      op.message_id, op.seconds, op.source)
