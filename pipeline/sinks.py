@@ -27,6 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline.append_files import AppendFile, read_all
+from pipeline.dead_letter import shorten
 
 LOG = logging.getLogger("cio-pipeline")
 
@@ -41,7 +42,7 @@ class _CountDeadLetters(beam.DoFn):
         parsed = orjson.loads(record)
         stage = parsed.get("stage", "?")
         Metrics.counter("cio.dead_letter", stage).inc()
-        Metrics.counter("cio.dead_letter_reasons", f"{stage}: {parsed.get('error', '')[:REASON_CHARS]}").inc()
+        Metrics.counter("cio.dead_letter_reasons", shorten(f"{stage}: {parsed.get('error', '')}", REASON_CHARS)).inc()
         yield record
 
 
@@ -162,9 +163,14 @@ def dry_run_lines(key_and_calls) -> list[bytes]:
     """
     _, calls = key_and_calls
     lines = []
+    events = 0
     for call in calls:
         body = orjson.Fragment(call.body) if call.body is not None else None
         lines.append(orjson.dumps({"method": call.method, "url": call.url, "json": body}))
+        events += len(call.events)
+    # For the summary: what a dry run wrote, as a delivery counts what it sent.
+    Metrics.counter("cio.dry_run", "requests_written").inc(len(lines))
+    Metrics.counter("cio.dry_run", "events_written").inc(events)
     return lines
 
 
