@@ -46,6 +46,26 @@ class _CountDeadLetters(beam.DoFn):
         yield record
 
 
+class _HideWriteFilesWindowingWarning(logging.Filter):
+    """Drops Beam's "All input pcollections must have the same window" warning
+    for the Flatten inside its own fileio.WriteToFiles, and only that one.
+
+    With timed panes (Dataflow) that Flatten merges files written straight
+    away with files written after a GroupByKey, whose windowing carries the
+    trigger's continuation (_AfterSynchronizedProcessingTime): the same
+    windows, another trigger object. It is Beam's code, not ours; the files
+    are finalized per window either way, so the warning tells a user nothing
+    (our own Flatten gets one windowing, see pipeline/build.py).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (str(record.msg).startswith("All input pcollections must have the same window")
+                    and "_WriteShardedRecordsFn" in record.getMessage())
+
+
+logging.getLogger("apache_beam.transforms.core").addFilter(_HideWriteFilesWindowingWarning())
+
+
 class WriteJsonLines(beam.PTransform):
     """Writes byte lines to `<prefix>-SSSSS-of-NNNNN.jsonl` files.
 
