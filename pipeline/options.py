@@ -77,7 +77,8 @@ def add_customerio_arguments(parser) -> None:
 
     io.add_argument("--input", default=None, metavar="FILES",
                     help="files to read, JSON lines or --input_format csv/parquet: a file, a folder (every file in "
-                         "it) or a glob on any Beam filesystem (.gz/.bz2/.zst by extension): a batch job")
+                         "it; gs://bucket/folder/ with its slash) or a glob on any Beam filesystem "
+                         "(.gz/.bz2/.zst by extension): a batch job")
     io.add_argument("--subscription", default=None, metavar="SUBSCRIPTION",
                     help="Pub/Sub subscription projects/P/subscriptions/S to read events from: a streaming job")
     io.add_argument("--topic", default=None, metavar="TOPIC",
