@@ -156,8 +156,12 @@ def build_pipeline(p: beam.Pipeline, config: JobConfig) -> dict:
     if sync is not None and not config.dry_run_output:
         write_sync_state(sync, dead, config.settings.without_key(), config.run_id)
     if config.streaming:
-        dead = [pcoll | f"DeadLetterWindows{i}" >> delivery_windows(config.window_seconds, fires_on_arrival(p))
-                for i, pcoll in enumerate(dead)]
+        # One WindowInto for all: Beam compares triggers such as
+        # AfterProcessingTime by identity, so windowings built apart
+        # differ to the Flatten of the dead letters, which then warns
+        # "All input pcollections must have the same window" for each input.
+        same_windows = delivery_windows(config.window_seconds, fires_on_arrival(p))
+        dead = [pcoll | f"DeadLetterWindows{i}" >> same_windows for i, pcoll in enumerate(dead)]
     # Not merged first: each step's dead letters are written where they are
     # produced (see pipeline/sinks.py).
     tuple(dead) | "WriteDeadLetters" >> WriteDeadLetters(

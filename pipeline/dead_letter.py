@@ -22,6 +22,20 @@ STAGES = ("parse", "sync", "map", "deliver")
 MAX_RAW_CHARS = 1_000_000
 
 
+def shorten(text: str, width: int) -> str:
+    """`text` cut to at most `width` characters at a word boundary, with an ellipsis when cut.
+
+    A word longer than the room left (a URL, say) is cut where the room ends.
+    """
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    if space >= width // 2:
+        cut = cut[:space]
+    return cut.rstrip(" :,;") + "\u2026"
+
+
 def _now_iso() -> str:
     return datetime.fromtimestamp(time.time(), tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

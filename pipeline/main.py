@@ -19,10 +19,12 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.build import build_pipeline
+from pipeline.diagnosis import likely_cause
 from pipeline.gc_tuning import freeze_heap_at_exit
 from pipeline.options import (
     OptionsError,
     add_customerio_arguments,
+    is_switch,
     job_config,
     unknown_flags,
 )
@@ -62,16 +64,43 @@ Exit status:
   3    Customer.io refused the credentials (401) during the job
   4    stopped: Customer.io was down or unreachable longer than
        --outage_limit_seconds; the events not sent are left undone
-  5    nothing delivered: every call to Customer.io failed (dead-lettered)
+  5    nothing delivered (a dry run: no request written) and something
+       dead-lettered: every call to Customer.io failed, or every input
+       was refused (not JSON, not events, no identifier: a line at the
+       end names the likely cause)
   130  stopped by SIGINT (Ctrl-C); the events not sent are left undone
   143  stopped by SIGTERM; the events not sent are left undone
 A first SIGINT/SIGTERM lets the calls in flight end; a second stops at once."""
 
 
+USAGE = "cio-pipeline (--input FILES | --subscription SUBSCRIPTION | --topic TOPIC) [options]"
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """--help as a user reads it: every flag's default, switches without a value.
+
+    A default is appended unless the help already says it in words or
+    there is none (None, False); a switch (it also takes =true/=false for
+    Flex Templates) is shown as the bare flag.
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, False, "", argparse.SUPPRESS) or is_switch(action) or "default" in text:
+            return text
+        return text + " (default: %(default)s)"
+
+    def _format_action_invocation(self, action):
+        if is_switch(action):
+            return ", ".join(action.option_strings)
+        return super()._format_action_invocation(action)
+
+
 def print_help() -> None:
+    """Our flags, grouped; Beam's own options are named in the epilog, not listed."""
     parser = argparse.ArgumentParser(
-        prog="cio-pipeline", description=DESCRIPTION, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="cio-pipeline", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=HelpFormatter,
     )
     add_customerio_arguments(parser)
     parser.print_help()
@@ -96,11 +125,11 @@ def run(argv: list[str] | None = None) -> int:
     if "-h" in argv or "--help" in argv:
         print_help()
         return 0
-    options = PipelineOptions(argv)
     try:
         unknown = unknown_flags(argv)
         if unknown:
             raise OptionsError(f"unknown option {', '.join(unknown)} (see --help)")
+        options = PipelineOptions(argv)
         config = job_config(options)
         if config.check_credentials:
             check_credentials(config.settings, timeout=min(config.request_timeout, 10.0))
@@ -158,9 +187,11 @@ def _run_batch(pipeline: beam.Pipeline, config, started: float) -> int:
         stopping.reset(None)
         shutil.rmtree(stop_dir, ignore_errors=True)
     counters = collect_counters(result)
-    print(format_summary(summary_rows(counters, time.monotonic() - started)), flush=True)
+    rows = summary_rows(counters, time.monotonic() - started, dry_run=bool(config.dry_run_output),
+                        input_unit="lines" if config.input_format == "jsonl" else "rows")
+    print(format_summary(rows), flush=True)
     print("\n".join(output_lines(config)), flush=True)
-    return _finished(counters)
+    return _finished(counters, config)
 
 
 def _stopped(request: stopping.StopRequest, config, elapsed: float) -> int:
@@ -178,7 +209,7 @@ def _stopped(request: stopping.StopRequest, config, elapsed: float) -> int:
     return 128 + (request.signum or 0)
 
 
-def _finished(counters: dict) -> int:
+def _finished(counters: dict, config) -> int:
     """The one line and exit status of a batch job that ran to its end."""
     refused = counters.get(("cio", "unauthorized"), 0)
     if refused:
@@ -192,7 +223,21 @@ def _finished(counters: dict) -> int:
              f"Customer.io's answers; see the dead-letter files and feed them back with --input)")
         return EXIT_NOTHING_DELIVERED
     dead = sum(n for (namespace, _), n in counters.items() if namespace == "cio.dead_letter")
-    print(f"cio-pipeline: finished: {delivered} events delivered, {dead} dead-lettered", flush=True)
+    cause = likely_cause(counters, config)
+    if cause:
+        _say(f"likely cause: {cause}")
+    written = counters.get(("cio.dry_run", "requests_written"), 0)
+    done_before = counters.get(("cio", "skipped_done"), 0)
+    if dead and not (delivered or written or done_before):
+        _say(f"nothing was delivered{' (dry run: no request written)' if config.dry_run_output else ''}: "
+             f"{dead} dead-lettered (see the reasons above and the dead-letter files)")
+        return EXIT_NOTHING_DELIVERED
+    if config.dry_run_output:
+        events = counters.get(("cio.dry_run", "events_written"), 0)
+        print(f"cio-pipeline: finished (dry run, nothing sent): {written} requests written for {events} events "
+              f"to {config.dry_run_output}-*.jsonl, {dead} dead-lettered", flush=True)
+    else:
+        print(f"cio-pipeline: finished: {delivered} events delivered, {dead} dead-lettered", flush=True)
     return EXIT_OK
 
 

@@ -23,6 +23,7 @@ from apache_beam.options.pipeline_options import (
 )
 
 from pipeline import resume, secrets
+from pipeline.input_files import InputError, input_pattern
 from pipeline.runner import is_local_runner
 from pipeline.secrets import is_secret_version
 from pipeline.spill import default_base_directory
@@ -60,49 +61,64 @@ def _negated_switch(value: str) -> bool:
 
 
 def add_customerio_arguments(parser) -> None:
-    """Declares our flags on an argparse-style parser (Beam's or a plain one)."""
-    io = parser.add_argument_group("input and output")
-    io.add_argument("--input", default=None,
-                    help="files to read, JSON lines or --input_format csv/parquet (a glob on any Beam filesystem; .gz/.bz2/.zst by extension): a batch job")
-    io.add_argument("--subscription", default=None,
-                    help="Pub/Sub subscription projects/P/subscriptions/S to read events from: a streaming job")
-    io.add_argument("--topic", default=None,
-                    help="Pub/Sub topic projects/P/topics/T to read from (a temporary subscription is made): a streaming job")
-    io.add_argument("--timestamp_attribute", default=None,
-                    help="Pub/Sub message attribute holding the event time (RFC 3339 or epoch ms)")
-    io.add_argument("--dead_letter", default=None,
-                    help="path prefix of the dead-letter JSON-lines files: each run writes PREFIX-<run id>-*.jsonl "
-                         "(default prefix out/dead_letter/events)")
-    io.add_argument("--dead_letter_topic", default=None,
-                    help="Pub/Sub topic projects/P/topics/T to publish dead-letter records to, instead of files")
-    io.add_argument("--dry_run_output", default=None,
-                    help="write each request as a JSON line {method,url,json} to this path prefix instead of sending it")
-    io.add_argument("--progress", default=None,
-                    help="batch: folder of the progress record that a job started again with the same flags "
-                         "resumes from (default: <dead-letter folder>/progress/<hash of the job's flags>)")
-    io.add_argument("--restart", nargs="?", const=True, default=False, type=_switch,
-                    help="batch: send everything again, ignoring the progress record (it is kept, not deleted)")
-    io.add_argument("--endpoint", default=None,
-                    help="send every request to this base URL instead of Customer.io (e.g. the local cio-sandbox)")
+    """Declares our flags on an argparse-style parser (Beam's or a plain one).
 
+    Grouped for --help in the order a user needs them; a flag's default is
+    added to its help by the help formatter (pipeline/main.py) unless the
+    help says it in words. Choices are shown as the metavar but checked by
+    `transforms.load_settings` (case-insensitive, one line naming the flag),
+    not by argparse, so that Beam's own parsing never exits the process.
+    """
+    io = parser.add_argument_group("input")
     cio = parser.add_argument_group("Customer.io")
+    rate = parser.add_argument_group("delivery")
+    out = parser.add_argument_group("output")
+    wh = parser.add_argument_group("warehouse exports (reverse ETL)")
+
+    io.add_argument("--input", default=None, metavar="FILES",
+                    help="files to read, JSON lines or --input_format csv/parquet: a file, a folder (every file in "
+                         "it; gs://bucket/folder/ with its slash) or a glob on any Beam filesystem "
+                         "(.gz/.bz2/.zst by extension): a batch job")
+    io.add_argument("--subscription", default=None, metavar="SUBSCRIPTION",
+                    help="Pub/Sub subscription projects/P/subscriptions/S to read events from: a streaming job")
+    io.add_argument("--topic", default=None, metavar="TOPIC",
+                    help="Pub/Sub topic projects/P/topics/T to read from (a temporary subscription is made): a streaming job")
+    io.add_argument("--timestamp_attribute", default=None, metavar="ATTRIBUTE",
+                    help="Pub/Sub message attribute holding the event time (RFC 3339 or epoch ms)")
+    out.add_argument("--dead_letter", default=None, metavar="PREFIX",
+                     help="path prefix of the dead-letter JSON-lines files: each run writes PREFIX-<run id>-*.jsonl "
+                          "(default prefix out/dead_letter/events)")
+    out.add_argument("--dead_letter_topic", default=None, metavar="TOPIC",
+                     help="Pub/Sub topic projects/P/topics/T to publish dead-letter records to, instead of files")
+    out.add_argument("--dry_run_output", default=None, metavar="PREFIX",
+                     help="write each request as a JSON line {method,url,json} to PREFIX-single-*.jsonl and "
+                          "PREFIX-batched-*.jsonl instead of sending it (needs no credentials)")
+    out.add_argument("--progress", default=None, metavar="FOLDER",
+                     help="batch: folder of the progress record that a job started again with the same flags "
+                          "resumes from (default: <dead-letter folder>/progress/<hash of the job's flags>)")
+    out.add_argument("--restart", nargs="?", const=True, default=False, type=_switch,
+                     help="batch: send everything again, ignoring the progress record (it is kept, not deleted)")
+    cio.add_argument("--endpoint", default=None, metavar="URL",
+                     help="send every request to this base URL instead of Customer.io (e.g. the local cio-sandbox)")
+
     cio.add_argument("--site_id", default=None,
                      help="Customer.io site id (default: environment variable CIO_SITE_ID)")
     cio.add_argument("--api_key", default=None,
                      help="Customer.io Track API key (default: environment variable CIO_API_KEY, or --api_key_file)")
-    cio.add_argument("--api_key_file", default=None,
+    cio.add_argument("--api_key_file", default=None, metavar="FILE",
                      help="read the Track API key from this file (first line), or from a Secret Manager "
                           "version projects/P/secrets/S/versions/V (read by each worker)")
-    cio.add_argument("--datacenter", default="US",
+    cio.add_argument("--datacenter", default="US", metavar="{US,EU}",
                      help="Customer.io data center: US (track.customer.io) or EU (track-eu.customer.io)")
-    cio.add_argument("--api_version", default="v1",
+    cio.add_argument("--api_version", default="v1", metavar="{v1,v2}",
                      help="v1: per-type Track API calls (objects via /api/v2/batch); v2: everything via /api/v2/batch")
-    cio.add_argument("--device_token_event", default=None,
+    cio.add_argument("--device_token_event", default=None, metavar="EVENT",
                      help="an extra event name that also registers the device in context.device.token")
-    cio.add_argument("--record_object", default="person",
+    cio.add_argument("--record_object", default="person", metavar="{person,event}",
                      help="what warehouse record messages update: person or event")
     # Switches also take an explicit value (--no_dedup_ids=true): a Dataflow
-    # Flex Template passes every parameter as --name=value.
+    # Flex Template passes every parameter as --name=value. --help shows
+    # them without a value (pipeline/main.py).
     cio.add_argument("--skip_credentials_check", nargs="?", const=True, default=False, type=_switch,
                      help="do not check the credentials with Customer.io (GET /api/v1/accounts/region) at launch")
     cio.add_argument("--no_dedup_ids", dest="dedup_ids", nargs="?", const=False, default=True,
@@ -113,69 +129,70 @@ def add_customerio_arguments(parser) -> None:
                           "and properties, at any depth, into whole Unix seconds; bare dates, zoneless times and "
                           "numbers stay as they are (docs/mapping-timestamps.md)")
 
-    wh = parser.add_argument_group("warehouse exports (reverse ETL)")
-    wh.add_argument("--input_format", default="jsonl",
+    wh.add_argument("--input_format", default="jsonl", metavar="{jsonl,csv,parquet}",
                     help="what --input holds: jsonl (events or record messages), or csv / parquet table exports (one record per row)")
-    wh.add_argument("--id_column", default=None,
+    wh.add_argument("--id_column", default=None, metavar="COLUMN",
                     help="csv/parquet: the column holding the person's id (default id)")
-    wh.add_argument("--email_column", default=None,
+    wh.add_argument("--email_column", default=None, metavar="COLUMN",
                     help="csv/parquet: the column holding the person's email (default email)")
-    wh.add_argument("--cio_id_column", default=None,
+    wh.add_argument("--cio_id_column", default=None, metavar="COLUMN",
                     help="csv/parquet: the column holding the Customer.io cio_id (default cio_id)")
-    wh.add_argument("--event_name_column", default=None,
+    wh.add_argument("--event_name_column", default=None, metavar="COLUMN",
                     help="csv/parquet with --record_object event: the column holding the event name (default name)")
-    wh.add_argument("--timestamp_column", default=None,
+    wh.add_argument("--timestamp_column", default=None, metavar="COLUMN",
                     help="csv/parquet: the column holding the row's time, ISO-8601 or epoch (default created_at)")
-    wh.add_argument("--action_column", default=None,
+    wh.add_argument("--action_column", default=None, metavar="COLUMN",
                     help="csv/parquet: the column saying insert, update or delete per row (default: every row is an insert)")
-    wh.add_argument("--audience_id", default=None,
+    wh.add_argument("--audience_id", default=None, metavar="SEGMENT_ID",
                     help="sync records to this manual segment (its numeric id): inserts/updates add people, deletes remove them")
-    wh.add_argument("--id_type", default="id",
-                    help="with --audience_id: which identifier the segment calls use: id, email or cio_id (id)")
+    wh.add_argument("--id_type", default="id", metavar="{id,email,cio_id}",
+                    help="with --audience_id: which identifier the segment calls use: id, email or cio_id")
 
-    add_sync_arguments(parser)
+    add_sync_arguments(wh)
 
-    rate = parser.add_argument_group("delivery")
-    rate.add_argument("--rate_limit", type=float, default=100.0,
+    rate.add_argument("--rate_limit", type=float, default=100.0, metavar="PER_SECOND",
                       help="requests per second for the whole job (default 100: Customer.io's fair-use limit "
                            "for the Track API, per workspace, v1 and v2 together, backfills included; raise it "
                            "only to a limit agreed with Customer.io, and leave room for anything else sending "
                            "to the same workspace)")
-    rate.add_argument("--rate_limit_shares", type=int, default=0,
+    rate.add_argument("--rate_limit_shares", type=int, default=0, metavar="N",
                       help="how many processes share --rate_limit (default: from --max_num_workers/--num_workers/--direct_num_workers)")
-    rate.add_argument("--max_retries", type=int, default=6,
+    rate.add_argument("--max_retries", type=int, default=6, metavar="N",
                       help="retries of a request answered 408, 429, 5xx, timed out or dropped, before it is dead-lettered")
-    rate.add_argument("--request_timeout", type=float, default=10.0,
+    rate.add_argument("--request_timeout", type=float, default=10.0, metavar="SECONDS",
                       help="seconds to wait for Customer.io to answer one request")
-    rate.add_argument("--backoff_seconds", type=float, default=0.5,
+    rate.add_argument("--backoff_seconds", type=float, default=0.5, metavar="SECONDS",
                       help="first retry delay; it doubles on each retry (with jitter) up to --max_backoff_seconds")
-    rate.add_argument("--max_backoff_seconds", type=float, default=30.0,
+    rate.add_argument("--max_backoff_seconds", type=float, default=30.0, metavar="SECONDS",
                       help="longest delay between two retries")
-    rate.add_argument("--max_in_flight", type=int, default=512,
+    rate.add_argument("--max_in_flight", type=int, default=512, metavar="N",
                       help="most requests in flight per worker process (default 512); within it the number "
                            "follows the process's rate x the measured round trip, so it needs no tuning; one "
                            "person's requests are never concurrent")
-    rate.add_argument("--window_seconds", type=float, default=5.0,
+    rate.add_argument("--window_seconds", type=float, default=5.0, metavar="SECONDS",
                       help="streaming: fixed window that object/v2 items are batched in, and the longest wait before a send")
-    rate.add_argument("--batch_shards", type=int, default=8,
+    rate.add_argument("--batch_shards", type=int, default=8, metavar="N",
                       help="keys that v2 batch items are spread over, so batches are sent in parallel")
 
     # Outages and stops (pipeline/outage.py, pipeline/stopping.py).
-    outage = parser.add_argument_group("outages")
-    outage.add_argument("--outage_limit_seconds", type=float, default=DEFAULT_OUTAGE_LIMIT_SECONDS,
-                        help="batch: stop the job (exit status 4) when Customer.io stays down or unreachable this "
-                             "long; the events not sent are left undone, not dead-lettered (streaming jobs wait)")
+    rate.add_argument("--outage_limit_seconds", type=float, default=DEFAULT_OUTAGE_LIMIT_SECONDS, metavar="SECONDS",
+                      help="batch: stop the job (exit status 4) when Customer.io stays down or unreachable this "
+                           "long; the events not sent are left undone, not dead-lettered (streaming jobs wait)")
 
 
-def add_sync_arguments(parser) -> None:
-    """The incremental-sync flags (pipeline/sync.py)."""
-    sync = parser.add_argument_group("incremental warehouse syncs")
-    sync.add_argument("--sync_state", default=None,
-                      help="batch: folder (any Beam filesystem) of the state of this table's last sync: only new and "
-                           "changed rows are sent, and the state is updated when the job ends")
-    sync.add_argument("--sync_deletes", nargs="?", const=True, default=False, type=_switch,
-                      help="with --sync_state: a person gone from the export is deleted (with --audience_id: removed "
-                           "from the segment)")
+def add_sync_arguments(group) -> None:
+    """The incremental-sync flags (pipeline/sync.py), on a parser or an argument group."""
+    group.add_argument("--sync_state", default=None, metavar="FOLDER",
+                       help="batch: folder (any Beam filesystem) of the state of this table's last sync: only new and "
+                            "changed rows are sent, and the state is updated when the job ends")
+    group.add_argument("--sync_deletes", nargs="?", const=True, default=False, type=_switch,
+                       help="with --sync_state: a person gone from the export is deleted (with --audience_id: removed "
+                            "from the segment)")
+
+
+def is_switch(action) -> bool:
+    """Whether an argparse action is one of our switches (a flag that may also be given =true/=false)."""
+    return action.type in (_switch, _negated_switch)
 
 
 def _sync_config(opts, settings, streaming: bool, problems: list[str]):
@@ -249,6 +266,8 @@ class JobConfig:
 
 
 DEFAULT_DEAD_LETTER = "out/dead_letter/events"
+# The site id and key of a dry run given none (it sends nothing).
+DRY_RUN_CREDENTIAL = "dry-run"
 
 
 def _rate_limit_shares(options: PipelineOptions, explicit: int) -> int:
@@ -300,13 +319,23 @@ def _read_api_key(opts: CustomerIoOptions) -> str | None:
     return os.environ.get("CIO_API_KEY")
 
 
+class _OneLineErrorParser(_BeamArgumentParser):
+    """Beam's option parser, raising OptionsError for a bad value instead of
+    printing the usage of every Beam option (~160 lines) and exiting."""
+
+    def error(self, message):
+        raise OptionsError(f"{message} (see --help)")
+
+
 def unknown_flags(argv: list[str]) -> list[str]:
     """Flags that no PipelineOptions class knows (Beam itself only warns).
 
     Mirrors PipelineOptions.get_all_options, which uses the same private
-    parser class; a typo such as --rate_limt must not pass unnoticed.
+    parser class; a typo such as --rate_limt must not pass unnoticed. A
+    value that does not parse (--rate_limit abc) raises OptionsError here,
+    naming the flag, before Beam parses the options itself.
     """
-    parser = _BeamArgumentParser(allow_abbrev=False)
+    parser = _OneLineErrorParser(allow_abbrev=False)
     seen = {}
     for cls in PipelineOptions.__subclasses__():
         seen.setdefault(str(cls), cls)
@@ -372,12 +401,23 @@ def job_config(options: PipelineOptions) -> JobConfig:
             problems.append(f"--{name} must be at least 1")
 
     columns = _warehouse_columns(opts, problems)
+    input_files = None
+    if opts.input:
+        try:
+            input_files = input_pattern(opts.input)
+        except InputError as err:
+            problems.append(str(err))
 
+    site_id, api_key = opts.site_id or os.environ.get("CIO_SITE_ID"), _read_api_key(opts)
+    if opts.dry_run_output:
+        # A dry run sends nothing and writes no header, so it needs no
+        # credentials: stand-ins fill the settings' required fields.
+        site_id, api_key = site_id or DRY_RUN_CREDENTIAL, api_key or DRY_RUN_CREDENTIAL
     settings = None
     try:
         settings = load_settings(
-            site_id=opts.site_id or os.environ.get("CIO_SITE_ID"),
-            api_key=_read_api_key(opts),
+            site_id=site_id,
+            api_key=api_key,
             datacenter=opts.datacenter,
             api_version=opts.api_version,
             device_token_event=opts.device_token_event,
@@ -401,7 +441,7 @@ def job_config(options: PipelineOptions) -> JobConfig:
         options.view_as(StandardOptions).streaming = True
     config = JobConfig(
         settings=settings,
-        input=opts.input,
+        input=input_files,
         subscription=opts.subscription,
         topic=opts.topic,
         timestamp_attribute=opts.timestamp_attribute,

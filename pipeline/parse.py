@@ -48,6 +48,8 @@ class ParseEvents(beam.DoFn):
 
     def __init__(self):
         self.events_read = Metrics.counter("cio", "events_read")
+        # Inputs (lines, rows or messages) before they are split into events, for the summary.
+        self.lines_read = Metrics.counter("cio", "lines_read")
         self.progress = None
 
     def setup(self):
@@ -55,10 +57,13 @@ class ParseEvents(beam.DoFn):
 
     def start_bundle(self):
         self.read_in_bundle = 0  # added to the metric once per bundle, not per event
+        self.lines_in_bundle = 0
 
     def process(self, raw):
         chunk, out = [], []
-        for text in (raw if isinstance(raw, list) else (raw,)):
+        texts = raw if isinstance(raw, list) else (raw,)
+        self.lines_in_bundle += len(texts)
+        for text in texts:
             items = decode_events(text)
             if len(items) == 1 and type(items[0]) is dict and _is_one_json_line(text):
                 chunk.append((items[0], text))
@@ -77,4 +82,5 @@ class ParseEvents(beam.DoFn):
 
     def finish_bundle(self):
         self.events_read.inc(self.read_in_bundle)
-        self.read_in_bundle = 0
+        self.lines_read.inc(self.lines_in_bundle)
+        self.read_in_bundle = self.lines_in_bundle = 0

@@ -6,6 +6,7 @@ import collections
 import threading
 
 from pipeline import resume
+from pipeline.dead_letter import shorten
 from pipeline.sinks import count_dead_letters, dead_letter_files
 
 from pipeline.sync import summary_rows as sync_summary_rows
@@ -86,37 +87,70 @@ def collect_counters(result) -> dict[tuple[str, str], int]:
     return totals
 
 
-def summary_rows(counters: dict[tuple[str, str], int], elapsed: float) -> list[tuple[str, str]]:
-    """(label, value) rows of the summary, in reading order."""
-    read = counters.get(("cio", "events_read"), 0)
-    rows = [("events read", f"{read}")]
+# Reasons are shown up to this many characters (the records hold them whole).
+REASON_WIDTH = 64
+MAX_REASONS = 15
+
+# How each stage's dead letters are counted, in reading order (pipeline/dead_letter.py STAGES).
+_STAGE_ROWS = (
+    ("parse", "  not an event: dead-lettered at parse"),
+    ("sync", "rows dead-lettered at sync"),
+    ("map", "events dead-lettered at map"),
+    ("deliver", "events dead-lettered at delivery"),
+)
+
+
+def summary_rows(counters: dict[tuple[str, str], int], elapsed: float, *, dry_run: bool = False,
+                 input_unit: str = "lines") -> list[tuple[str, str]]:
+    """(label, value) rows of the summary, in reading order.
+
+    Each row says what it counts, so that the figures add up for a reader:
+    the input's lines (or rows) read; among them what was not an event
+    (a line, or an element of a line's JSON array, dead-lettered at parse);
+    the events read; then where each event ended: delivered (in a dry run:
+    written as requests) or dead-lettered at a stage.
+    """
+    count = lambda namespace, name: counters.get((namespace, name), 0)  # noqa: E731
+    dead_by_stage = {name: n for (namespace, name), n in counters.items() if namespace == "cio.dead_letter"}
+    read = count("cio", "events_read")
+    rows = [(f"{input_unit} read (each holds an event or a JSON array of them)" if input_unit == "lines"
+             else f"{input_unit} read", f"{count('cio', 'lines_read')}")]
+    rows.append((_STAGE_ROWS[0][1], f"{dead_by_stage.get('parse', 0)}"))
+    rows.append(("events read", f"{read}"))
     rows += sync_summary_rows(counters)
-    skipped = counters.get(("cio", "skipped_done"), 0)
+    skipped = count("cio", "skipped_done")
     if skipped:
         rows.append(("requests skipped: done in an earlier run", f"{skipped}"))
     for kind in EVENT_TYPES:
-        n = counters.get(("cio.mapped", kind), 0)
+        n = count("cio.mapped", kind)
         if n:
-            rows.append((f"mapped {kind}", f"{n}"))
+            rows.append((f"  mapped {kind}", f"{n}"))
     for (namespace, name), n in sorted(counters.items()):
         if namespace == "cio.requests":
             rows.append((f"requests {name}", f"{n}"))
-    rows.append(("events delivered", f"{counters.get(('cio', 'events_delivered'), 0)}"))
-    rows.append(("retries", f"{counters.get(('cio', 'retries'), 0)}"))
-    outage_ms = counters.get(("cio", "outage_waited_ms"), 0)
-    if outage_ms:
-        rows.append(("waited for Customer.io to answer again (s, summed over threads)", f"{outage_ms / 1000:.1f}"))
-    rows.append(("waited for the rate limit (s, summed over threads)", f"{counters.get(('cio', 'throttled_ms'), 0) / 1000:.1f}"))
-    dead = sum(n for (namespace, _), n in counters.items() if namespace == "cio.dead_letter")
-    rows.append(("dead-lettered", f"{dead}"))
+    if dry_run:
+        rows.append(("requests written (dry run)", f"{count('cio.dry_run', 'requests_written')}"))
+        rows.append(("events in the requests written (dry run)", f"{count('cio.dry_run', 'events_written')}"))
+    else:
+        rows.append(("events delivered", f"{count('cio', 'events_delivered')}"))
+    for stage, label in _STAGE_ROWS[1:]:
+        if stage in dead_by_stage or (stage == "map" or (stage == "deliver" and not dry_run)):
+            rows.append((label, f"{dead_by_stage.get(stage, 0)}"))
+    if not dry_run:
+        rows.append(("retries", f"{count('cio', 'retries')}"))
+        outage_ms = count("cio", "outage_waited_ms")
+        if outage_ms:
+            rows.append(("waited for Customer.io to answer again (s, summed over threads)", f"{outage_ms / 1000:.1f}"))
+        rows.append(("waited for the rate limit (s, summed over threads)", f"{count('cio', 'throttled_ms') / 1000:.1f}"))
+    rows.append(("dead-letter records", f"{sum(dead_by_stage.values())}"))
     reasons = sorted(
         ((n, name) for (namespace, name), n in counters.items() if namespace == "cio.dead_letter_reasons"),
-        reverse=True,
+        key=lambda reason: (-reason[0], reason[1]),
     )
-    for n, name in reasons[:15]:
-        rows.append((f"  {name[:60]}", f"{n}"))
-    if len(reasons) > 15:
-        rows.append((f"  ({len(reasons) - 15} more reasons)", f"{sum(n for n, _ in reasons[15:])}"))
+    for n, name in reasons[:MAX_REASONS]:
+        rows.append((f"  {shorten(name, REASON_WIDTH)}", f"{n}"))
+    if len(reasons) > MAX_REASONS:
+        rows.append((f"  ({len(reasons) - MAX_REASONS} more reasons)", f"{sum(n for n, _ in reasons[MAX_REASONS:])}"))
     rows.append(("elapsed (s)", f"{elapsed:.1f}"))
     rows.append(("events/s", f"{read / elapsed:.0f}" if elapsed > 0 else "-"))
     return rows

@@ -218,3 +218,32 @@ def test_dead_letters_can_go_to_a_pubsub_topic(tmp_path, sandbox, pubsub_emulato
     assert by_stage["map"]["event"] == {"type": "track", "userId": "u1"}
     assert by_stage["parse"]["raw"] == "not json" and by_stage["parse"]["error"].startswith("invalid JSON")
     assert len(sandbox.accepted()) == 1
+
+
+def test_a_dry_run_needs_no_credentials_reads_a_folder_and_counts_its_requests(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CIO_SITE_ID", raising=False)
+    monkeypatch.delenv("CIO_API_KEY", raising=False)
+    folder = tmp_path / "events"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [{"type": "track", "userId": f"u{i}", "event": "A"} for i in range(3)])
+    write_jsonl(folder / "b.jsonl", [{"type": "identify", "userId": "u9"}], extra_lines=[b"not json"])
+    out = tmp_path / "dry" / "requests"
+    assert run(["--input", str(folder), "--dry_run_output", str(out),
+                "--dead_letter", str(tmp_path / "dead" / "events")]) == 0
+    summary = dict(line.strip().rsplit(None, 1) for line in capsys.readouterr().out.splitlines()
+                   if line[-1:].isdigit() and "  " in line)
+    written = b"".join(Path(p).read_bytes() for p in glob.glob(f"{out}-*.jsonl"))
+    assert len(written.splitlines()) == 4
+    assert summary["requests written (dry run)"] == "4" and summary["events read"] == "4"
+    assert summary["lines read (each holds an event or a JSON array of them)"] == "5"
+    assert summary["not an event: dead-lettered at parse"] == "1"
+    assert b"Authorization" not in written and b"dry-run" not in written
+
+
+def test_a_csv_read_as_json_lines_names_the_cause_and_exits_5(tmp_path, capsys):
+    source = tmp_path / "users.csv"
+    source.write_text("id,email,plan\n1,a@x.io,pro\n2,b@x.io,free\n3,c@x.io,pro\n")
+    assert run(["--input", str(source), "--dry_run_output", str(tmp_path / "requests"),
+                "--dead_letter", str(tmp_path / "dead" / "events")]) == 5
+    err = capsys.readouterr().err
+    assert "likely cause: 4 of 4 lines are not events:" in err and "add --input_format csv" in err

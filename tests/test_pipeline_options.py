@@ -132,3 +132,54 @@ def test_convert_timestamps_is_off_unless_asked_for():
     assert config(BASE).settings.convert_timestamps is False
     assert config(BASE + ["--convert_timestamps"]).settings.convert_timestamps is True
     assert config(BASE + ["--convert_timestamps=false"]).settings.convert_timestamps is False
+
+
+# ---- what a new user meets first: --help, a bad value, a dry run, a folder -----------------
+
+def test_help_shows_defaults_choices_and_bare_switches(capsys):
+    assert run(["--help"]) == 0
+    out = capsys.readouterr().out
+    for shown in ("--datacenter {US,EU}", "--api_version {v1,v2}", "--input_format {jsonl,csv,parquet}",
+                  "(default: 6)", "(default: 8)", "(default: 5.0)", "(default: v1)", "(default: US)"):
+        assert shown in out, shown
+    assert "--skip_credentials_check\n" in out and "SKIP_CREDENTIALS_CHECK" not in out
+    assert "[DEDUP_IDS]" not in out and "[RESTART]" not in out
+    groups = [line for line in out.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
+    assert groups[:6] == ["options:", "input:", "Customer.io:", "delivery:", "output:",
+                          "warehouse exports (reverse ETL):"]
+    assert "--direct_running_mode" not in out, "Beam's own options are named in the epilog, not listed"
+
+
+@pytest.mark.parametrize("args, flag, expected", [
+    (["--rate_limit", "abc"], "--rate_limit", "invalid float value: 'abc'"),
+    (["--max_retries", "2.5"], "--max_retries", "invalid int value: '2.5'"),
+    (["--direct_num_workers", "x"], "--direct_num_workers", "invalid int value: 'x'"),
+])
+def test_a_bad_value_is_one_line_naming_the_flag(capsys, args, flag, expected):
+    assert run(BASE + args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [f"cio-pipeline: argument {flag}: {expected} (see --help)"]
+
+
+def test_a_dry_run_needs_no_credentials(monkeypatch):
+    monkeypatch.delenv("CIO_SITE_ID", raising=False)
+    monkeypatch.delenv("CIO_API_KEY", raising=False)
+    c = config(["--input", "x.jsonl", "--dry_run_output", "out/requests"])
+    assert c.check_credentials is False
+    assert c.settings.site_id == "dry-run"
+    with pytest.raises(OptionsError, match="site_id is required; api_key is required"):
+        config(["--input", "x.jsonl"])
+    given = config(["--input", "x.jsonl", "--dry_run_output", "o", "--site_id", "s", "--api_key", "k"])
+    assert given.settings.site_id == "s" and given.settings.api_key.get_secret_value() == "k"
+
+
+def test_a_folder_as_input_reads_the_files_in_it(tmp_path):
+    (tmp_path / "a.jsonl").write_text("{}\n")
+    assert config(["--input", str(tmp_path)] + BASE[2:]).input == str(tmp_path / "*")
+    assert config(["--input", f"{tmp_path}/"] + BASE[2:]).input == str(tmp_path / "*")
+    assert config(["--input", "gs://bucket/events/"] + BASE[2:]).input == "gs://bucket/events/*"
+    assert config(["--input", str(tmp_path / "a.jsonl")] + BASE[2:]).input == str(tmp_path / "a.jsonl")
+    (tmp_path / "more").mkdir()
+    for given in (str(tmp_path), f"{tmp_path}/*"):
+        with pytest.raises(OptionsError, match=r"folder .*more"):
+            config(["--input", given] + BASE[2:])
