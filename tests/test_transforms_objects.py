@@ -74,7 +74,10 @@ def test_object_action(traits, properties, action):
         ({"context": {"traits": {"email": "c@b.co"}}}, [{"identifiers": {"email": "c@b.co"}}]),
         ({"properties": {"email": "p@b.co"}}, [{"identifiers": {"email": "p@b.co"}}]),
         ({"context": {"externalId": [{"id": "x9"}]}}, [{"identifiers": {"id": "x9"}}]),
-        ({"anonymousId": "a"}, []),
+        ({"userId": "cio_03ab"}, [{"identifiers": {"cio_id": "03ab"}}]),
+        # known only by an anonymous id: related by identify_anonymous (test_transforms_features.py)
+        ({"anonymousId": "a"}, [{"identifiers": {"anonymous_id": "a"}}]),
+        ({}, []),
     ],
 )
 def test_relationship_to_the_person(event, relationships):

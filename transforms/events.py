@@ -1,7 +1,8 @@
 """Track, page and screen → ``Event`` operations (MAPPING.md section 4).
 
 A track event whose name has a meaning of its own is a device
-(``transforms.devices``) or lifecycle (``transforms.lifecycle``) operation;
+(``transforms.devices``), lifecycle (``transforms.lifecycle``) or delivery
+metric (``transforms.metrics``) operation;
 everything else is a Customer.io event (or a page or screen view), on the
 person when the event names one, else anonymous (names then cut to
 Customer.io's 100 bytes).
@@ -17,12 +18,15 @@ from transforms.errors import MappingError
 from transforms.ids import dedup_id
 from transforms.lifecycle import OBJECT_LIFECYCLE, PERSON_LIFECYCLE, object_change, person_change
 from transforms.limits import MAX_EVENT_NAME_BYTES
+from transforms.metrics import DELIVERY_EVENT, metrics_body
 from transforms.models import Page, Screen, Track, validate
-from transforms.operations import Event, Operation, resolve_person
+from transforms.operations import DeliveryMetric, Event, Operation, resolve_person
 from transforms.settings import Settings
+from transforms.timestamps import convert_timestamps
 
 # Every name with a meaning of its own: one set look-up per track event.
-LIFECYCLE = DEVICE_ADDED | DEVICE_REMOVED | frozenset(PERSON_LIFECYCLE) | frozenset(OBJECT_LIFECYCLE)
+LIFECYCLE = (DEVICE_ADDED | DEVICE_REMOVED | frozenset(PERSON_LIFECYCLE) | frozenset(OBJECT_LIFECYCLE)
+             | {DELIVERY_EVENT})
 MAX_SCREEN_NAME_BYTES = MAX_EVENT_NAME_BYTES - len("Viewed  Screen")  # 86
 _MODELS: dict[str, type[BaseModel]] = {"track": Track, "page": Page, "screen": Screen}
 _MISSING = (None, "")
@@ -94,7 +98,10 @@ def map_events(raw: dict, settings: Settings, kind: str = "track") -> list:
     name = event_name(kind, event, person is None)
     event_id = dedup_id(message_id, seconds, raw) if settings.dedup_ids else None
     who, key = resolve_person(user_id, email, lookups.anonymous_id(event) if person is None else None)
-    return [Event(key, message_id, seconds, kind, who, name, event.get("properties"), event_id)]
+    properties = event.get("properties")
+    if settings.convert_timestamps and properties:
+        properties = convert_timestamps(properties)
+    return [Event(key, message_id, seconds, kind, who, name, properties, event_id)]
 
 
 def _lifecycle(name, event, user_id, email, message_id, seconds) -> Operation | None:
@@ -105,6 +112,10 @@ def _lifecycle(name, event, user_id, email, message_id, seconds) -> Operation | 
         return person_change(name, user_id, email, message_id, seconds)
     if name in OBJECT_LIFECYCLE:
         return object_change(name, event, message_id, seconds)
+    if name == DELIVERY_EVENT:
+        # About a message, not a person: ordered by its delivery id.
+        body = metrics_body(event)
+        return DeliveryMetric(f"delivery:{body['delivery_id']}", message_id, seconds, "track", body)
     # device registration (DEVICE_ADDED or the configured device token event)
     return added_device(event, user_id, email, message_id, seconds)
 

@@ -1,7 +1,9 @@
 """Identify → a ``PersonUpdate`` (MAPPING.md section 3).
 
 Traits become person attributes (v1: the body of ``PUT /api/v1/customers/{id}``;
-v2: a ``person``/``identify`` item, see the renderers).
+v2: a ``person``/``identify`` item, see the renderers). Traits naming an
+object (``objectId``, optional ``objectTypeId`` and ``relationshipAttributes``)
+also relate the person to it: a ``PersonRelationship`` after the update.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 from transforms import lookups
 from transforms.errors import MappingError
 from transforms.models import Identify, validate
-from transforms.operations import PersonUpdate, resolve_person
+from transforms.operations import PersonRelationship, PersonUpdate, resolve_person
+from transforms.relationships import RELATIONSHIP_TRAITS, identify_relationship
 from transforms.settings import Settings
+from transforms.timestamps import convert_timestamps
 from transforms.times import to_unix
 
 EXCLUDED_TRAITS = frozenset(("address", "createdAt", "userId", "anonymousId"))
@@ -54,6 +58,20 @@ def map_identify(raw: dict, settings: Settings) -> list:
         raise MappingError("userId or email is not present")
     seconds = lookups.event_seconds(event)
     attributes = identify_attributes(event)
+    if settings.convert_timestamps:
+        attributes = convert_timestamps(attributes)
     who, key = resolve_person(user_id, email, None)
-    return [PersonUpdate(key, lookups.message_id(event), seconds, "identify", who, attributes,
-                         lookups.anonymous_id(event))]
+    message_id = lookups.message_id(event)
+    update = PersonUpdate(key, message_id, seconds, "identify", who, attributes, lookups.anonymous_id(event))
+    if "objectId" not in attributes:  # the usual identify: no object named
+        return [update]
+    # Traits naming an object also relate the person to it, after the update
+    # (transforms.relationships); what describes the relationship is not an attribute.
+    entry = identify_relationship(lookups.traits(event))
+    if entry is None:
+        return [update]
+    for trait in RELATIONSHIP_TRAITS:
+        attributes.pop(trait, None)
+    if settings.convert_timestamps and "relationship_attributes" in entry:
+        entry["relationship_attributes"] = convert_timestamps(entry["relationship_attributes"])
+    return [update, PersonRelationship(key, message_id, seconds, "identify", who, [entry])]

@@ -55,6 +55,9 @@ SEGMENTS_PATH = "/api/v1/segments"
 with ``{"ids": [...]}``; a segment batch item is one id (a JSON string)."""
 BATCH_PATH = "/api/v2/batch"
 """Every v2 item (and every object item, in both versions), inside ``{"batch": [items]}``."""
+METRICS_PATH = "/api/v1/metrics"
+"""Delivery metrics reported from outside Customer.io (v1 only; Customer.io
+asks for no credentials on it)."""
 REGION_PATH = "/api/v1/accounts/region"
 """Answers valid credentials with the workspace's region; needs no event
 (the launch check and the outage probe)."""

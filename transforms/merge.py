@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from transforms import lookups
 from transforms.errors import MappingError
-from transforms.ids import check_person_id, id_or_email, id_text
+from transforms.cio_ids import relationship_identifiers
+from transforms.ids import check_person_id, id_text
 from transforms.models import Alias, validate
 from transforms.operations import Merge
 from transforms.settings import Settings
@@ -22,6 +23,8 @@ def map_alias(raw: dict, settings: Settings) -> list:
         raise MappingError("Both userId and previousId are mandatory for merge operation")
     check_person_id(primary, "userId")
     check_person_id(secondary, "previousId")
-    primary_ids, secondary_ids = id_or_email(primary), id_or_email(secondary)
-    key = f"{next(iter(primary_ids))}:{primary}"
+    # cio_<id>, an email or an id, as the merge call's identifiers allow.
+    primary_ids, secondary_ids = relationship_identifiers(primary), relationship_identifiers(secondary)
+    (kind, value), = primary_ids.items()
+    key = f"{kind}:{value}"
     return [Merge(key, lookups.message_id(event), lookups.event_seconds(event), "alias", primary_ids, secondary_ids)]

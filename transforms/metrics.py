@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from transforms.errors import MappingError
 from transforms.ids import clip, id_text, json_kind
+from transforms.limits import METRICS_PATH  # noqa: F401  (re-exported: the path of this call)
 from transforms.lookups import event_seconds
 from transforms.times import unix
 
 DELIVERY_EVENT = "Report Delivery Event"
-METRICS_PATH = "/api/v1/metrics"
 # Email and webhook allow all of these; in-app, push, Slack and SMS a part.
 ALLOWED_METRICS = ("bounced", "clicked", "converted", "deferred", "delivered", "dropped", "opened", "spammed")
 _ALLOWED = frozenset(ALLOWED_METRICS)

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from transforms import lookups
 from transforms.errors import MappingError
-from transforms.ids import id_or_email, id_text
+from transforms.cio_ids import relationship_identifiers
+from transforms.ids import id_text
 from transforms.models import Group, validate
 from transforms.operations import ObjectChange
+from transforms.relationships import (
+    DEFAULT_OBJECT_TYPE,
+    anonymous_object_action,
+    anonymous_relationship,
+    group_relationship_attributes,
+)
 from transforms.settings import Settings
+from transforms.timestamps import convert_timestamps
 
 ACTIONS = frozenset(("identify", "delete", "add_relationships", "delete_relationships"))
-DEFAULT_OBJECT_TYPE = "1"
 _MISSING = (None, "")
 
 
@@ -31,7 +38,7 @@ def relationships(event: dict) -> list:
     """The person the event is about, as ``[{"identifiers": {...}}]`` (``[]`` when none)."""
     user_id = lookups.user_id(event)
     if user_id is not None:
-        return [{"identifiers": id_or_email(str(user_id))}]
+        return [{"identifiers": relationship_identifiers(user_id if type(user_id) is str else str(user_id))}]
     for path, value in (
         ("context.traits.email", lookups.context_part(event, "traits").get("email")),
         ("properties.email", (event.get("properties") or {}).get("email")),
@@ -39,7 +46,7 @@ def relationships(event: dict) -> list:
     ):
         text = id_text(value, path)
         if text is not None:
-            return [{"identifiers": id_or_email(text)}]
+            return [{"identifiers": relationship_identifiers(text)}]
     return []
 
 
@@ -57,7 +64,27 @@ def map_group(raw: dict, settings: Settings) -> list:
     if event.get("traits") is not None:
         attributes = dict(traits)  # a copy less one key keeps the order, cheaper than a comprehension
         attributes.pop("action", None)
+        # An instruction about the membership, not a fact about the object.
+        attributes.pop("relationshipAttributes", None)
+        if settings.convert_timestamps:
+            attributes = convert_timestamps(attributes)
+    membership = group_relationship_attributes(event)
+    if membership is not None and settings.convert_timestamps:
+        membership = convert_timestamps(membership)
     related = relationships(event)
+    if related:
+        if membership is not None:
+            for entry in related:
+                entry["relationship_attributes"] = membership
+    else:
+        anonymous_id = lookups.anonymous_id(event)
+        if anonymous_id is not None and action != "delete":
+            # Known only by an anonymous id: Customer.io relates them with
+            # identify_anonymous and keeps the relationship once they are identified.
+            if action != "identify":
+                attributes = None  # add_relationships changes no attribute of the object
+            action = anonymous_object_action(action)
+            related = [anonymous_relationship(anonymous_id, membership)]
     key = f"object:{object_type}:{object_id}"
     return [ObjectChange(key, lookups.message_id(event), lookups.event_seconds(event), "group",
                          object_type, object_id, action, attributes, related)]

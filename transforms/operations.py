@@ -14,8 +14,9 @@ Every operation carries, first and in this order:
   seconds     the precise event time in Unix seconds (None when unknown)
   source      the source event's type ("identify", "track", ..., "record")
 
-A person is ``who = (kind, value)``: kind "id", "email" or "anonymous_id"
-(``cio_id`` for records and segments), value a str (or an int user id).
+A person is ``who = (kind, value)``: kind "id", "email", "anonymous_id" or
+"cio_id" (a user id ``cio_<id>``, or a record's cio_id), value a str (or an
+int user id).
 
 Adding a kind: one dataclass here, one function and one table row in each
 renderer (``render_v1.RENDERERS``, ``render_v2.RENDERERS``), and a row in
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from transforms.cio_ids import CIO_PREFIX, cio_id_of
 from transforms.ids import check_person_id
 from transforms.limits import MAX_PERSON_ID_BYTES
 
@@ -118,6 +120,29 @@ class ObjectChange(Operation):
 
 
 @dataclass(slots=True)
+class PersonRelationship(Operation):
+    """Relate a person to objects (an identify whose traits name an ``objectId``).
+
+    ``relationships``: ``cio_relationships`` entries naming the objects, each
+    with its ``relationship_attributes`` when given.
+    """
+
+    who: tuple
+    relationships: list
+
+
+@dataclass(slots=True)
+class DeliveryMetric(Operation):
+    """A message's delivery metric reported to Customer.io (``Report Delivery Event``).
+
+    ``body``: the call's fields (``delivery_id``, ``metric``, ``timestamp``...),
+    from ``transforms.metrics.metrics_body``.
+    """
+
+    body: dict
+
+
+@dataclass(slots=True)
 class RecordSync(Operation):
     """One warehouse record synced to a person or an event.
 
@@ -147,8 +172,13 @@ def resolve_person(user_id, email, anonymous_id) -> tuple[tuple | None, str | No
     MappingError; ``(None, None)`` when all three are missing.
     """
     if user_id is not None:
-        if type(user_id) is str and len(user_id) > _SHORT_ID:  # most ids are short: no call
-            check_person_id(user_id, "user id")
+        if type(user_id) is str:
+            if len(user_id) > _SHORT_ID:  # most ids are short: no call
+                check_person_id(user_id, "user id")
+            if user_id[:4] == CIO_PREFIX:  # Customer.io's own id: cio_<id> (transforms.cio_ids)
+                cio_id = cio_id_of(user_id)
+                if cio_id is not None:
+                    return ("cio_id", cio_id), f"cio_id:{cio_id}"
         return ("id", user_id), f"id:{user_id}"
     if email is not None:
         check_person_id(email, "email")

@@ -39,8 +39,9 @@ from __future__ import annotations
 
 from transforms.errors import MappingError
 from transforms.ids import id_text, json_kind
-from transforms.objects import DEFAULT_OBJECT_TYPE
 
+# The object type of a group or relationship that names none (transforms.objects).
+DEFAULT_OBJECT_TYPE = "1"
 _MISSING = (None, "")
 _EMPTY: dict = {}
 # Where a group call's relationship attributes are read, first present wins.

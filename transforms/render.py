@@ -11,6 +11,7 @@ from typing import Callable
 from transforms import render_v1 as v1
 from transforms import render_v2 as v2
 from transforms.operations import (
+    DeliveryMetric,
     DeviceAdd,
     DeviceRemove,
     Event,
@@ -18,6 +19,7 @@ from transforms.operations import (
     ObjectChange,
     Operation,
     PersonChange,
+    PersonRelationship,
     PersonUpdate,
     RecordSync,
     SegmentMembership,
@@ -37,6 +39,10 @@ RENDERERS: dict[type, tuple[Renderer, Renderer]] = {
     Merge:               (v1.merge,               v2.merge),
     # Objects have no v1 call: an object item in both versions.
     ObjectChange:        (v2.object_change,       v2.object_change),
+    # A person's relationships to objects: objects exist only in v2.
+    PersonRelationship:  (v2.person_relationship, v2.person_relationship),
+    # Delivery metrics have only a v1 call.
+    DeliveryMetric:      (v1.delivery_metric,     v1.delivery_metric),
     # Warehouse records always go through /api/v2/batch.
     RecordSync:          (v2.record,              v2.record),
     # Manual segments have only a v1 call.

@@ -12,8 +12,9 @@ import math
 from transforms.build import request, serialize
 from transforms.errors import MappingError
 from transforms.ids import encode_path
-from transforms.limits import EVENTS_PATH, MERGE_PATH
+from transforms.limits import EVENTS_PATH, MERGE_PATH, METRICS_PATH
 from transforms.operations import (
+    DeliveryMetric,
     DeviceAdd,
     DeviceRemove,
     Event,
@@ -39,6 +40,17 @@ PERSON_CHANGES = {
 NO_PERSON = "Anonymous id/ user id is required"
 
 
+def person_path(who: tuple) -> str:
+    """The person's v1 path identifier: the id or email, or ``cio_<id>`` for a cio_id.
+
+    Customer.io tells a cio_id in a path by its ``cio_`` prefix, which v2
+    spells as the ``cio_id`` identifier instead.
+    """
+    if who[0] == "cio_id":
+        return "cio_" + encode_path(who[1])
+    return encode_path(who[1])
+
+
 def person_update(op: PersonUpdate, settings: Settings) -> CioRequest:
     """``PUT /api/v1/customers/{id}``: the attributes at the top level, ``_timestamp`` orders them."""
     body = op.attributes
@@ -46,7 +58,7 @@ def person_update(op: PersonUpdate, settings: Settings) -> CioRequest:
         body["_timestamp"] = unix(op.seconds)
     if op.anonymous_id is not None:
         body["anonymous_id"] = op.anonymous_id
-    url = settings.customers_url + encode_path(op.who[1])
+    url = settings.customers_url + person_path(op.who)
     return request("PUT", url, body, op)
 
 
@@ -66,7 +78,7 @@ def event(op: Event, settings: Settings) -> CioRequest:
         body["anonymous_id"] = who[1]
         url = settings.base_url + EVENTS_PATH
     else:
-        url = f"{settings.customers_url}{encode_path(who[1])}/events"
+        url = f"{settings.customers_url}{person_path(who)}/events"
     return request("POST", url, body, op)
 
 
@@ -79,20 +91,20 @@ def device_add(op: DeviceAdd, settings: Settings) -> CioRequest:
         device["last_used"] = last_used
     if op.platform is not None:
         device["platform"] = op.platform
-    url = f"{settings.customers_url}{encode_path(op.who[1])}/devices"
+    url = f"{settings.customers_url}{person_path(op.who)}/devices"
     return request("PUT", url, {"device": device}, op)
 
 
 def device_remove(op: DeviceRemove, settings: Settings) -> CioRequest:
     """``DELETE /api/v1/customers/{id}/devices/{token}``, no body."""
-    url = f"{settings.customers_url}{encode_path(op.who[1])}/devices/{encode_path(op.token)}"
+    url = f"{settings.customers_url}{person_path(op.who)}/devices/{encode_path(op.token)}"
     return request("DELETE", url, None, op)
 
 
 def person_change(op: PersonChange, settings: Settings) -> CioRequest:
     """``DELETE /api/v1/customers/{id}``, ``POST .../suppress`` or ``.../unsuppress``, no body."""
     method, tail = PERSON_CHANGES[op.action]
-    url = f"{settings.customers_url}{encode_path(op.who[1])}{tail}"
+    url = f"{settings.customers_url}{person_path(op.who)}{tail}"
     return request(method, url, None, op)
 
 
@@ -100,6 +112,11 @@ def merge(op: Merge, settings: Settings) -> CioRequest:
     """``POST /api/v1/merge_customers``."""
     body = {"primary": op.primary, "secondary": op.secondary}
     return request("POST", settings.base_url + MERGE_PATH, body, op)
+
+
+def delivery_metric(op: DeliveryMetric, settings: Settings) -> CioRequest:
+    """``POST /api/v1/metrics``: a delivery metric has only this v1 call."""
+    return request("POST", settings.base_url + METRICS_PATH, op.body, op)
 
 
 def segment_membership(op: SegmentMembership, settings: Settings) -> CioRequest:

@@ -19,6 +19,7 @@ from transforms.operations import (
     Merge,
     ObjectChange,
     PersonChange,
+    PersonRelationship,
     PersonUpdate,
     RecordSync,
 )
@@ -112,6 +113,13 @@ def person_change(op: PersonChange, settings: Settings) -> CioRequest:
 def merge(op: Merge, settings: Settings) -> CioRequest:
     """``person``/``merge``."""
     item = {"type": "person", "action": "merge", "primary": op.primary, "secondary": op.secondary}
+    return batch_item(item, settings, op)
+
+
+def person_relationship(op: PersonRelationship, settings: Settings) -> CioRequest:
+    """``person``/``add_relationships``: the objects the person belongs to (objects exist only in v2)."""
+    item = person_item("add_relationships", op.who)
+    item["cio_relationships"] = op.relationships
     return batch_item(item, settings, op)
 
 
