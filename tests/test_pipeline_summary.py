@@ -7,8 +7,8 @@ from pipeline.diagnosis import likely_cause
 from pipeline.summary import format_summary, summary_rows
 from transforms import ColumnMapping
 
-# The bundled sample's counters (examples/events.jsonl): 1021 lines, one of
-# them an array holding an event and a number.
+# Counters shaped like a run of the bundled sample (examples/events.jsonl): one line
+# holds an array of an event and a number.
 SAMPLE = {
     ("cio", "lines_read"): 1021, ("cio", "events_read"): 1019, ("cio", "events_delivered"): 1014,
     ("cio.mapped", "track"): 1014, ("cio.dead_letter", "parse"): 3, ("cio.dead_letter", "map"): 5,

@@ -690,7 +690,7 @@ def test_overlapping_requests_about_one_person_are_counted():
         assert sb.stats()["overlapping_person_requests"] == 1
 
 
-# --- delivery metrics, cio_ ids, relationships (the shapes of transforms/metrics.py, cio_ids.py, relationships.py)
+# --- delivery metrics, cio_ ids, relationships, converted timestamps (what transforms.map_event makes)
 
 
 def test_metrics_need_no_authorization_and_are_recorded(sb):
@@ -704,37 +704,57 @@ def test_metrics_need_no_authorization_and_are_recorded(sb):
     assert requests.put(sb.url + "/api/v1/customers/1", json={}).status_code == 401
 
 
-def test_the_new_feature_pieces_are_accepted_over_http(sb):
-    from transforms.cio_ids import person_identifiers_for, relationship_identifiers
-    from transforms.metrics import metrics_body
-    from transforms.relationships import (anonymous_object_item, group_relationship_attributes,
-                                          identify_relationship, person_relationship_item, relationship)
+NEW_FEATURE_EVENTS = [
+    {"type": "track", "event": "Report Delivery Event", "anonymousId": "a0",
+     "properties": {"deliveryId": "d1", "metric": "bounced", "reason": "full"}},
+    {"type": "track", "event": "Order Completed", "userId": "cio_a3000001", "properties": {"total": 3}},
+    {"type": "identify", "userId": "cio_a3000001",
+     "traits": {"plan": "pro", "objectId": "acme", "relationshipAttributes": {"seat": 2}}},
+    {"type": "group", "groupId": "acme", "userId": "cio_a3000001", "traits": {"name": "Acme"},
+     "context": {"relationshipAttributes": {"role": "a"}}},
+    {"type": "group", "groupId": "acme", "anonymousId": "anon-1", "traits": {"name": "Acme"},
+     "context": {"relationshipAttributes": {"role": "a"}}},
+    {"type": "group", "groupId": "acme", "anonymousId": "anon-1", "traits": {"action": "add_relationships"}},
+    {"type": "track", "event": "Trial Started", "userId": "u1",
+     "properties": {"ends": "2024-05-15T10:00:00Z", "day": "2024-05-01"}},
+]
 
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_what_the_mapping_makes_of_the_new_features_is_accepted_over_http(sb, version):
+    from transforms import map_event
+    from transforms.settings import load_settings
+
+    settings = load_settings(site_id=SITE, api_key=KEY, api_version=version, convert_timestamps=True)
+    calls, items = [], []
+    for event in NEW_FEATURE_EVENTS:
+        for request in map_event({**event, "timestamp": "2024-05-01T10:00:00Z"}, settings):
+            path = request.url.removeprefix(settings.base_url)
+            body = orjson.loads(request.body)
+            if request.batch_item:
+                items.append(body)
+            else:
+                calls.append((request.method, path, body))
     s = session()
-    metrics = metrics_body({"type": "track", "event": "Report Delivery Event", "timestamp": "2024-05-01T10:00:00Z",
-                            "properties": {"deliveryId": "d1", "metric": "bounced", "reason": "full"}})
-    assert s.post(sb.url + "/api/v1/metrics", json=metrics).status_code == 200
-    ref = person_identifiers_for("cio_a3000001")
-    assert s.put(sb.url + "/api/v1/customers/" + ref.path, json={"plan": "pro"}).status_code == 200
-    acme = {"object_type_id": "1", "object_id": "acme"}
-    attributes = group_relationship_attributes({"type": "group", "context": {"relationshipAttributes": {"role": "a"}}})
-    items = [
-        {"type": "person", "action": "identify", "identifiers": ref.identifiers, "attributes": {"plan": "pro"}},
-        person_relationship_item(ref.identifiers, identify_relationship({"objectId": "acme",
-                                                                         "relationshipAttributes": {"seat": 2}})),
-        {"type": "object", "action": "identify", "identifiers": acme,
-         "cio_relationships": [relationship(relationship_identifiers("cio_a3000001"), attributes)]},
-        anonymous_object_item(acme, "identify", {"name": "Acme"}, "anon-1", attributes),
-        anonymous_object_item(acme, "add_relationships", None, "anon-1"),
-    ]
+    for method, path, body in calls:
+        r = s.request(method, sb.url + path, json=body)
+        assert r.status_code == 200, (path, r.text)
     r = s.post(sb.url + "/api/v2/batch", json={"batch": items})
     assert r.status_code == 200, r.text
     recs = sb.accepted()
-    assert recs[0]["body"] == metrics and recs[1]["path"] == "/api/v1/customers/cio_a3000001"
-    assert [rec["item"] for rec in recs[2:]] == items
-    assert items[3]["action"] == "identify_anonymous"
-    assert items[3]["cio_relationships"] == [{"identifiers": {"anonymous_id": "anon-1"},
-                                              "relationship_attributes": {"role": "a"}}]
+    assert [(rec["method"], rec["path"], rec["body"]) for rec in recs[:len(calls)]] == calls
+    assert [rec["item"] for rec in recs[len(calls):]] == items
+    assert calls[0] == ("POST", "/api/v1/metrics", {"delivery_id": "d1", "metric": "bounced", "reason": "full",
+                                                    "timestamp": 1714557600})
+    actions = [(item["type"], item["action"]) for item in items]
+    assert ("person", "add_relationships") in actions
+    assert actions.count(("object", "identify_anonymous")) == 2
+    if version == "v1":
+        assert ("POST", "/api/v1/customers/cio_a3000001/events") in [call[:2] for call in calls]
+        assert calls[-1][2]["data"] == {"ends": 1715767200, "day": "2024-05-01"}
+    else:
+        assert {"cio_id": "a3000001"} in [item.get("identifiers") for item in items]
+        assert items[-1]["attributes"] == {"ends": 1715767200, "day": "2024-05-01"}
 
 
 def test_log_file_folder_is_made_when_missing(tmp_path):

@@ -1,13 +1,21 @@
-"""Report Delivery Event → POST /api/v1/metrics (transforms/metrics.py)."""
+"""Report Delivery Event → POST /api/v1/metrics, through ``map_event``.
+
+The rule is ``transforms/metrics.py`` (the body), ``transforms/events.py``
+(which track events are delivery metrics) and ``render_v1.delivery_metric``
+(the one call, in both API versions); each body is checked against
+Customer.io's published schema (``tests/schema_check.mapped``).
+"""
 
 import json
 
 import pytest
 
-from tests.schema_check import body_errors
+from tests.schema_check import body_errors, mapped
 from tests.test_transforms_schema import SCHEMAS
+from transforms import map_event
 from transforms.errors import MappingError
-from transforms.metrics import ALLOWED_METRICS, DELIVERY_EVENT, METRICS_PATH, is_delivery_event, metrics_body
+from transforms.metrics import ALLOWED_METRICS, DELIVERY_EVENT, METRICS_PATH
+from transforms.settings import load_settings
 
 
 def delivery(timestamp="2024-05-01T10:00:00.900Z", **properties):
@@ -28,10 +36,29 @@ def test_allowed_metrics_are_the_published_schemas_metrics():
     assert {"bounced", "clicked", "converted", "deferred", "delivered", "dropped", "opened", "spammed"} == published
 
 
-def test_is_delivery_event_matches_the_exact_name():
-    assert is_delivery_event(delivery())
-    assert not is_delivery_event({"type": "track", "event": "report delivery event"})
-    assert not is_delivery_event({"type": "track", "event": "Order Completed"})
+def metrics_body(event: dict) -> dict:
+    """The body ``map_event`` sends for ``event``: the same call in v1 and v2."""
+    [(method, path, body)] = mapped(event, "v1")
+    assert mapped(event, "v2") == [(method, path, body)]
+    assert (method, path) == ("POST", METRICS_PATH)
+    return body
+
+
+def test_only_the_exact_name_is_a_delivery_metric():
+    assert metrics_body(delivery(deliveryId="d", metric="opened"))["metric"] == "opened"
+    for name in ("report delivery event", "Order Completed"):
+        [(method, path, body)] = mapped({**delivery(deliveryId="d", metric="opened"), "event": name}, "v1")
+        assert path == "/api/v1/customers/u1/events" and body["name"] == name
+
+
+@pytest.mark.parametrize("person", [{}, {"userId": None, "anonymousId": "a1"}, {"userId": "cio_a1"},
+                                    {"userId": None, "context": {"traits": {"email": "a@b.co"}}}])
+def test_a_metric_is_about_a_delivery_not_a_person(person):
+    body = metrics_body({**delivery(deliveryId="d", metric="opened"), "userId": None, **person})
+    assert body == {"delivery_id": "d", "metric": "opened", "timestamp": 1714557600}
+    [request] = map_event({**delivery(deliveryId="d", metric="opened"), **person},
+                          load_settings(site_id="s", api_key="k"))
+    assert request.person_key == "delivery:d"
 
 
 @pytest.mark.parametrize("properties, body", [
@@ -91,9 +118,10 @@ ALLOWED_TEXT = "bounced, clicked, converted, deferred, delivered, dropped, opene
      "Report Delivery Event needs properties.deliveryId (the CIO-Delivery-ID of the message)"),
 ])
 def test_what_cannot_be_sent_is_a_clear_mapping_error(event, message):
-    with pytest.raises(MappingError) as err:
-        metrics_body(event)
-    assert str(err.value) == message
+    for version in ("v1", "v2"):
+        with pytest.raises(MappingError) as err:
+            map_event(dict(event), load_settings(site_id="s", api_key="k", api_version=version))
+        assert str(err.value) == message
 
 
 def test_the_schema_refuses_what_the_mapping_refuses():

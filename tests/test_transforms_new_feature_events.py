@@ -1,49 +1,90 @@
-"""examples/new_feature_events.jsonl: one sample line per feature, each mapping as its feature says.
+"""The sample lines of the Customer.io features in examples/events.jsonl map as each feature says.
 
-The lines join examples/events.jsonl once the features are wired into the
-mapping; until then this pins what each line is for.
+One line per feature (delivery metric, relationship attributes, identify
+naming an object, anonymous group call, cio_ user id, dated properties),
+found by messageId; each goes through ``map_event`` in v1 and v2 and every
+request validates against Customer.io's published schema
+(``tests/schema_check.mapped``). docs/mapping.md, sections 8 to 13, state the rules.
 """
 
 from pathlib import Path
 
 import orjson
+import pytest
 
-from tests.schema_check import body_errors, item_errors
-from transforms.cio_ids import person_identifiers_for
-from transforms.metrics import METRICS_PATH, is_delivery_event, metrics_body
-from transforms.relationships import (anonymous_object_item, group_relationship_attributes, identify_relationship,
-                                      person_relationship_item, relationship)
-from transforms.timestamps import convert_timestamps
+from tests.schema_check import mapped
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "new_feature_events.jsonl"
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "events.jsonl"
+MESSAGE_ID = "6f1f5a3e-2b7c-4d0e-9a51-0c1d2e3f4a0{}"
+BATCH = "/api/v2/batch"
 
 
-def test_each_sample_line_exercises_its_feature():
-    delivery, group, identify, anonymous_group, cio_track, dated_track = [
-        orjson.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
+def sample(n: int) -> dict:
+    message_id = MESSAGE_ID.format(n)
+    lines = [line for line in SAMPLE.read_text(encoding="utf-8").splitlines() if message_id in line]
+    assert len(lines) == 1, message_id
+    return orjson.loads(lines[0])
 
-    assert is_delivery_event(delivery)
-    body = metrics_body(delivery)
-    assert body["metric"] == "clicked" and body_errors("POST", METRICS_PATH, body) == []
 
-    attributes = group_relationship_attributes(group)
-    assert attributes == {"role": "admin", "seat": "owner"}
-    assert item_errors({"type": "object", "action": "identify",
-                        "identifiers": {"object_type_id": "1", "object_id": group["groupId"]},
-                        "cio_relationships": [relationship({"id": group["userId"]}, attributes)]}) == []
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_delivery_metric(version):
+    event = sample(1)
+    assert event["event"] == "Report Delivery Event"
+    assert mapped(event, version) == [("POST", "/api/v1/metrics", {
+        "delivery_id": "RPILAgUBcRhIBqSfeiIwdIYJKxTY", "metric": "clicked", "timestamp": 1748974152,
+        "href": "https://shoply.example.com/sale?utm_source=cio", "recipient": "zoë.4546@example.com"})]
 
-    entry = identify_relationship(identify["traits"])
-    assert entry["identifiers"] == {"object_type_id": "1", "object_id": "acme-gmbh"}
-    assert item_errors(person_relationship_item({"id": identify["userId"]}, entry)) == []
 
-    assert "userId" not in anonymous_group
-    item = anonymous_object_item({"object_type_id": "1", "object_id": anonymous_group["groupId"]}, "identify",
-                                 anonymous_group["traits"], anonymous_group["anonymousId"],
-                                 group_relationship_attributes(anonymous_group))
-    assert item["action"] == "identify_anonymous" and item_errors(item) == []
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_group_relationship_attributes(version):
+    [(method, path, item)] = mapped(sample(2), version)
+    assert (method, path) == ("POST", BATCH)
+    assert item["action"] == "identify"
+    assert item["cio_relationships"] == [{"identifiers": {"id": "user-4546"},
+                                          "relationship_attributes": {"role": "admin", "seat": "owner"}}]
 
-    assert person_identifiers_for(cio_track["userId"]).identifiers == {"cio_id": "03000001"}
 
-    converted = convert_timestamps(dated_track["properties"])
-    assert converted["trial_ends"] == 1750184040 and converted["renewal"] == {"at": 1751566440}
-    assert converted["signup_day"] == "2025-06-03" and converted["order_ref"] == "2025-06-03-0042"
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_identify_naming_an_object(version):
+    update, relation = mapped(sample(3), version)
+    if version == "v1":
+        assert update[:2] == ("PUT", "/api/v1/customers/user-4547")
+        attributes = update[2]
+    else:
+        assert update[:2] == ("POST", BATCH) and update[2]["action"] == "identify"
+        attributes = update[2]["attributes"]
+    assert "relationshipAttributes" not in attributes and "objectTypeId" not in attributes
+    assert relation == ("POST", BATCH, {
+        "type": "person", "action": "add_relationships", "identifiers": {"id": "user-4547"},
+        "cio_relationships": [{"identifiers": {"object_type_id": "1", "object_id": "acme-gmbh"},
+                               "relationship_attributes": {"role": "member"}}]})
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_anonymous_group(version):
+    [(method, path, item)] = mapped(sample(4), version)
+    assert (method, path) == ("POST", BATCH)
+    assert item == {"type": "object", "action": "identify_anonymous",
+                    "identifiers": {"object_id": "globex", "object_type_id": "1"},
+                    "attributes": {"name": "Globex", "industry": "retail"},
+                    "cio_relationships": [{"identifiers": {"anonymous_id": "8e0c2f6a-1b3d-4c5e-8f70-9a1b2c3d4e5f"},
+                                           "relationship_attributes": {"source": "pricing-page"}}]}
+
+
+def test_cio_user_id():
+    event = sample(5)
+    [(method, path, _)] = mapped(event, "v1")
+    assert (method, path) == ("POST", "/api/v1/customers/cio_03000001/events")
+    [(_, path, item)] = mapped(event, "v2")
+    assert path == BATCH and item["identifiers"] == {"cio_id": "03000001"}
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_dated_properties_with_convert_timestamps(version):
+    event = sample(6)
+    [(_, _, off)] = mapped(event, version)
+    [(_, _, on)] = mapped(event, version, convert_timestamps=True)
+    key = "data" if version == "v1" else "attributes"
+    assert off[key] == event["properties"], "off by default"
+    assert on[key] == {"plan": "pro", "trial_ends": 1750184040, "renewal": {"at": 1751566440},
+                       "signup_day": "2025-06-03", "order_ref": "2025-06-03-0042"}

@@ -24,21 +24,12 @@ numeric user ids and values with an ``@`` (e-mail addresses such as
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from transforms.errors import MappingError
-from transforms.ids import check_person_id, clip, encode_path, is_email
+from transforms.ids import clip, is_email
 
 CIO_PREFIX = "cio_"
 _CIO_ID = re.compile(r"[A-Za-z0-9]+")
-
-
-class PersonRef(NamedTuple):
-    """How both API versions name one person given by a user id."""
-
-    identifiers: dict  # v2 ``identifiers``: {"cio_id": "<id>"} or {"id": user_id}
-    path: str  # v1 path segment after /api/v1/customers/, percent-encoded
-    key: str  # the ordering key: "cio_id:<id>" or "id:<user id>"
 
 
 def cio_id_of(user_id: str | int) -> str | None:
@@ -54,21 +45,6 @@ def cio_id_of(user_id: str | int) -> str | None:
         raise MappingError(f"user id {clip(user_id)!r} starts with cio_ but is not cio_ followed by a "
                            "Customer.io cio_id (letters and digits)")
     return cio_id
-
-
-def person_identifiers_for(user_id: str | int) -> PersonRef:
-    """v2 identifiers, v1 path segment and ordering key of the person ``user_id`` names.
-
-    ``cio_<id>`` → ``({"cio_id": "<id>"}, "cio_<id>", "cio_id:<id>")``;
-    any other user id → ``({"id": user_id}, encode_path(user_id), "id:<user_id>")``
-    (a numeric id stays a number in v2, as ``transforms.v2.person_identifiers``
-    keeps it). Ids over Customer.io's 150 bytes are a MappingError.
-    """
-    check_person_id(user_id, "user id")
-    cio_id = cio_id_of(user_id)
-    if cio_id is not None:
-        return PersonRef({"cio_id": cio_id}, user_id, f"cio_id:{cio_id}")
-    return PersonRef({"id": user_id}, encode_path(user_id), f"id:{user_id}")
 
 
 def relationship_identifiers(value: str | int) -> dict:

@@ -28,11 +28,6 @@ _ALLOWED = frozenset(ALLOWED_METRICS)
 _MISSING = (None, "")
 
 
-def is_delivery_event(event: dict) -> bool:
-    """A track call named exactly ``Report Delivery Event``."""
-    return event.get("event") == DELIVERY_EVENT
-
-
 def metrics_body(event: dict) -> dict:
     """The JSON body of ``POST /api/v1/metrics`` for a ``Report Delivery Event``.
 

@@ -103,22 +103,6 @@ def identify_relationship(traits: dict | None) -> dict | None:
     return relationship({"object_type_id": object_type, "object_id": object_id}, attributes)
 
 
-def person_attributes_without_relationship(traits: dict) -> dict:
-    """``traits`` less ``RELATIONSHIP_TRAITS`` (the same dict when it has none of them)."""
-    if not any(key in traits for key in RELATIONSHIP_TRAITS):
-        return traits
-    attributes = dict(traits)
-    for key in RELATIONSHIP_TRAITS:
-        attributes.pop(key, None)
-    return attributes
-
-
-def person_relationship_item(person_identifiers: dict, entry: dict) -> dict:
-    """The v2 item relating a person to the object of ``entry`` (from ``identify_relationship``)."""
-    return {"type": "person", "action": "add_relationships", "identifiers": person_identifiers,
-            "cio_relationships": [entry]}
-
-
 def anonymous_object_action(action: str) -> str:
     """The object action for a group call whose person has only an anonymous id."""
     if action in ("identify", "add_relationships"):
@@ -136,20 +120,3 @@ def anonymous_relationship(anonymous_id: str, attributes: dict | None = None) ->
     if not isinstance(anonymous_id, str) or anonymous_id == "":
         raise MappingError("anonymousId must be a non-empty string")
     return relationship({"anonymous_id": anonymous_id}, attributes)
-
-
-def anonymous_object_item(object_identifiers: dict, action: str, attributes: dict | None,
-                          anonymous_id: str, relationship_attributes: dict | None = None) -> dict:
-    """The v2 object item of a group call from a person known only by ``anonymous_id``.
-
-    ``action`` is the group call's object action (``transforms.objects.object_action``);
-    ``attributes`` the object's attributes (kept for ``identify`` only).
-    """
-    new_action = anonymous_object_action(action)
-    item = {"type": "object", "action": new_action, "identifiers": object_identifiers}
-    if new_action == "delete":
-        return item
-    if attributes is not None and action == "identify":
-        item["attributes"] = attributes
-    item["cio_relationships"] = [anonymous_relationship(anonymous_id, relationship_attributes)]
-    return item
