@@ -106,6 +106,39 @@ def test_events_with_junk_in_known_fields_never_crash(kind, fields, version):
     outcome(orjson.dumps(event), version)
 
 
+CONVERTING = {v: load_settings(site_id="s", api_key="k", api_version=v, convert_timestamps=True) for v in ("v1", "v2")}
+FEATURE_EVENTS = st.sampled_from([
+    {"type": "track", "event": "Report Delivery Event"},
+    {"type": "group", "groupId": "g"},
+    {"type": "group", "groupId": "g", "userId": None, "anonymousId": "a"},
+    {"type": "identify", "userId": "u", "traits": {"objectId": "o"}},
+    {"type": "track", "event": "x", "userId": "cio_a1"},
+])
+FEATURE_FIELDS = st.dictionaries(
+    st.sampled_from(["properties", "context", "traits", "userId", "anonymousId"]),
+    JSON_VALUES | st.fixed_dictionaries({}, optional={
+        "relationshipAttributes": JSON_VALUES, "objectId": JSON_VALUES, "objectTypeId": JSON_VALUES,
+        "deliveryId": JSON_VALUES, "metric": JSON_VALUES | st.sampled_from(["opened", " Clicked "]),
+        "href": JSON_VALUES, "recipient": JSON_VALUES, "reason": JSON_VALUES, "action": JSON_VALUES,
+        "when": st.sampled_from(["2024-05-01T10:00:00Z", "2024-05-01", "9999-12-31T23:59:59+14:00"]),
+        "email": JSON_VALUES}),
+    max_size=4)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(FEATURE_EVENTS, FEATURE_FIELDS, st.sampled_from(["v1", "v2"]))
+def test_junk_in_the_new_features_fields_never_crashes(base, fields, version):
+    """Delivery metrics, relationships, cio_ ids, converted timestamps: a MappingError or requests."""
+    event = {**base, **fields}
+    for item in decode_events(orjson.dumps(event)):
+        if isinstance(item, MappingError):
+            continue
+        try:
+            map_event(item, CONVERTING[version])
+        except MappingError:
+            pass
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=0, max_value=400), st.binary(min_size=1, max_size=4))
 def test_corrupted_real_events_never_crash(seed, position, junk):
