@@ -127,7 +127,7 @@ def add_customerio_arguments(parser) -> None:
     cio.add_argument("--convert_timestamps", nargs="?", const=True, default=False, type=_switch,
                      help="turn ISO-8601 date-time strings with a zone (2024-05-01T10:00:00Z, ...+02:00) in traits "
                           "and properties, at any depth, into whole Unix seconds; bare dates, zoneless times and "
-                          "numbers stay as they are (docs/mapping-timestamps.md)")
+                          "numbers stay as they are (docs/mapping.md, section 14)")
 
     wh.add_argument("--input_format", default="jsonl", metavar="{jsonl,csv,parquet}",
                     help="what --input holds: jsonl (events or record messages), or csv / parquet table exports (one record per row)")

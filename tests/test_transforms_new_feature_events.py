@@ -4,7 +4,7 @@ One line per feature (delivery metric, relationship attributes, identify
 naming an object, anonymous group call, cio_ user id, dated properties),
 found by messageId; each goes through ``map_event`` in v1 and v2 and every
 request validates against Customer.io's published schema
-(``tests/schema_check.mapped``). docs/mapping.md, sections 8 to 13, state the rules.
+(``tests/schema_check.mapped``). docs/mapping.md, sections 9 to 14, state the rules.
 """
 
 from pathlib import Path

@@ -3,7 +3,7 @@
 Pure Python, no Beam: ``decode_events`` turns raw message bytes into event
 dicts, ``map_event`` turns one event into ``CioRequest`` objects (bodies
 serialized once) or raises ``MappingError`` with the reason. The contract
-is MAPPING.md; the choices it leaves open are in ``DECISIONS.md``.
+is docs/mapping.md; the choices it leaves open are in ``DECISIONS.md``.
 """
 
 from transforms.decode import decode_events

@@ -1,4 +1,4 @@
-"""Track events about a person's device → ``DeviceAdd`` / ``DeviceRemove`` (MAPPING.md section 4).
+"""Track events about a person's device → ``DeviceAdd`` / ``DeviceRemove`` (docs/mapping.md, section 4).
 
 ``Application Installed``/``Opened``, ``Device Created or Updated`` (or the
 configured device token event) register the device; ``Application

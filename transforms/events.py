@@ -1,4 +1,4 @@
-"""Track, page and screen → ``Event`` operations (MAPPING.md section 4).
+"""Track, page and screen → ``Event`` operations (docs/mapping.md, section 4).
 
 A track event whose name has a meaning of its own is a device
 (``transforms.devices``), lifecycle (``transforms.lifecycle``) or delivery

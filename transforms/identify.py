@@ -1,4 +1,4 @@
-"""Identify → a ``PersonUpdate`` (MAPPING.md section 3).
+"""Identify → a ``PersonUpdate`` (docs/mapping.md, section 3).
 
 Traits become person attributes (v1: the body of ``PUT /api/v1/customers/{id}``;
 v2: a ``person``/``identify`` item, see the renderers). Traits naming an

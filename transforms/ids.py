@@ -99,7 +99,7 @@ _URI_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 def encode_path(value: object) -> str:
     """Percent-encode a path parameter exactly like ``encodeURIComponent``."""
     text = value if type(value) is str else str(value)
-    if _URI_SAFE.issuperset(text):  # most ids: nothing to encode (quote costs ~1 us)
+    if _URI_SAFE.issuperset(text):  # most ids: nothing to encode, and quote() is slow (bench/bench_mapping.py)
         return text
     return quote(text, safe="-_.!~*'()")
 
@@ -110,17 +110,17 @@ def encode_path(value: object) -> str:
 # A test checks it against python-ulid. Each look-up in _TRIPLES turns 15 bits
 # into three characters (the last character of each part comes from
 # _CROCKFORD). The 10 look-ups are written out and joined once: each shift and
-# mask of a multi-digit int costs ~200 instructions, so fewer, wider look-ups
-# win (15-bit look-ups: ~9,000 instructions, the earlier 10-bit pairs
-# ~12,000). The table holds 32,768 three-character strings, ~2 MB, built once
-# at import (a 20-bit table would be ~60 MB).
+# mask of a multi-digit int is costly, so fewer, wider look-ups win over more,
+# narrower ones (bench/bench_mapping.py measures it). The table of every
+# three-character string is built once at import; a 20-bit table would be too
+# large to keep in every worker.
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TRIPLES = tuple(a + b + c for a in _CROCKFORD for b in _CROCKFORD for c in _CROCKFORD)
 _TIME_LIMIT = 2**48
 _RANDOM_BITS = 80
 _RANDOM_MASK = 2**_RANDOM_BITS - 1
-# Copying a prepared hasher skips blake2b's parameter set-up: ~0.35 us
-# instead of ~0.6 us for blake2b(key, digest_size=10).
+# Copying a prepared hasher skips blake2b's parameter set-up, which costs
+# more than the copy (bench/bench_mapping.py).
 _BLAKE2B_80 = blake2b(digest_size=10)
 
 

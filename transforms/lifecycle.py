@@ -1,4 +1,4 @@
-"""Lifecycle track events → ``PersonChange`` / ``ObjectChange`` (MAPPING.md section 4).
+"""Lifecycle track events → ``PersonChange`` / ``ObjectChange`` (docs/mapping.md, section 4).
 
 The lifecycle events of the common event spec that Customer.io has a call
 for: ``User Deleted``/``Suppressed``/``Unsuppressed`` delete, suppress or

@@ -1,4 +1,4 @@
-"""Field look-ups (MAPPING.md section 2).
+"""Field look-ups (docs/mapping.md, section 2).
 
 A look-up takes the first of its paths that holds a value (not null, not
 empty string). Events reach these functions already checked by
@@ -52,7 +52,7 @@ def user_id(event: dict) -> str | int | None:
     is a MappingError naming its path.
     """
     value = event.get("userId")
-    if value is not None and value != "":  # spelled out: ~3x faster than `not in MISSING`
+    if value is not None and value != "":  # spelled out: faster than `not in MISSING` (bench/bench_mapping.py)
         return value if type(value) is str else normalize_id(value, "userId")
     traits = event_traits(event)
     if traits:

@@ -1,4 +1,4 @@
-"""Dispatch: one mapper per event type (MAPPING.md, all sections).
+"""Dispatch: one mapper per event type (docs/mapping.md, all sections).
 
 ``map_event`` is the entry point of the pipeline: it finds the event's type
 and hands it to the mapper, which returns what the event means as

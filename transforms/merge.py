@@ -1,4 +1,4 @@
-"""Alias → a ``Merge`` of two people (MAPPING.md section 5).
+"""Alias → a ``Merge`` of two people (docs/mapping.md, section 5).
 
 ``previousId`` (the secondary) is merged into ``userId`` (the primary)
 (v1: ``POST /api/v1/merge_customers``; v2: a ``person``/``merge`` item).

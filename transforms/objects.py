@@ -1,4 +1,4 @@
-"""Group → an ``ObjectChange`` (MAPPING.md section 5).
+"""Group → an ``ObjectChange`` (docs/mapping.md, section 5).
 
 Customer.io models groups (companies, accounts) as objects; a group call
 identifies the object and relates the person to it. Objects exist only in

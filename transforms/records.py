@@ -1,4 +1,4 @@
-"""Warehouse records (reverse ETL) → ``RecordSync`` person items (MAPPING.md section 6).
+"""Warehouse records (reverse ETL) → ``RecordSync`` person items (docs/mapping.md, section 6).
 
 A record row ``{"type": "record", "action", "identifiers", "fields"}`` is
 synced to one Customer.io object for the whole run (``Settings.record_object``):

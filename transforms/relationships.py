@@ -1,9 +1,10 @@
 """Relationships between people and objects, beyond a group call's plain "belongs to".
 
 Three things Segment's Customer.io destination does and a group or identify
-call may ask for, as plain data for the v2 batch items
-(``cio_relationships`` entries and whole items; Customer.io's objects exist
-only in the v2 API):
+call may ask for, as ``cio_relationships`` entries and object actions that
+``transforms.objects`` and ``transforms.identify`` put in their operations
+(Customer.io's objects exist only in the v2 API, so the renderers write them
+as v2 batch items in both versions):
 
 - relationship attributes: facts about the membership itself (a role, a
   seat), from a group call, into ``cio_relationships[].relationship_attributes``;
@@ -14,7 +15,7 @@ only in the v2 API):
   ``anonymousId`` relates them with the object action ``identify_anonymous``;
   Customer.io carries the relationship over when the person is identified.
 
-Decisions (``docs/mapping-relationships.md`` states them for users):
+Decisions (docs/mapping.md, sections 11 to 13, state them for users):
 
 - a group call's relationship attributes are the first of
   ``context.relationshipAttributes``, ``properties.relationshipAttributes``,

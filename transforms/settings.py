@@ -1,4 +1,4 @@
-"""Destination settings (MAPPING.md section 1) and their validation.
+"""Destination settings (docs/mapping.md, section 1) and their validation.
 
 The pipeline builds one ``Settings`` at launch with ``load_settings``; a bad
 value stops it there with one readable line. The API key is a ``SecretStr``:
@@ -87,7 +87,8 @@ class Settings(BaseModel):
 
     # The URLs are read once per event: cached_property computes each once and
     # stores it in the instance __dict__, where later reads find it like a
-    # field (a plain property cost ~2,000 instructions per read). The fields
+    # field (a plain property recomputes the URL at every read; see
+    # bench/bench_mapping.py). The fields
     # are frozen, so the cached value cannot go stale, except through
     # model_copy(update=...), which drops it (below). Pydantic ignores these
     # in validation, equality, dumps and repr.

@@ -6,7 +6,7 @@ less than 3 days" never matches. ``--convert_timestamps`` turns such values
 into whole Unix seconds before they are sent. It is off by default: a text
 that merely looks like a date (an order reference, a label) would change.
 
-The rule (``docs/mapping-timestamps.md`` states it for users):
+The rule (docs/mapping.md, section 14, states it for users):
 
 - A string value converts only when it is a complete ISO-8601 date-time in
   the extended form with a zone: ``YYYY-MM-DDTHH:MM``, optional ``:SS`` and

@@ -1,4 +1,4 @@
-"""Warehouse export rows (CSV, Parquet) → record messages (MAPPING.md section 6).
+"""Warehouse export rows (CSV, Parquet) → record messages (docs/mapping.md, section 6).
 
 A table export has one row per person (or per event); ``row_to_record``
 turns a row, as a dict of column → value, into the record message that
