@@ -117,3 +117,42 @@ def test_random_values_never_raise_and_only_strings_become_ints(values):
         elif a != b or type(a) is not type(b):
             assert isinstance(a, str) and type(b) is int and b == iso_seconds(a)
     check(values, out)
+
+
+# --- which fields map_event converts (docs/mapping.md, section 14) --------------------
+
+DATED = {"when": "2024-05-01T10:00:00Z", "day": "2024-05-01"}
+CONVERTED = {"when": T, "day": "2024-05-01"}
+
+
+@pytest.mark.parametrize("event, field_of", [
+    ({"type": "identify", "traits": DATED}, {"v1": lambda b: {k: b[k] for k in DATED},
+                                             "v2": lambda b: b["attributes"]}),
+    ({"type": "track", "event": "x", "properties": DATED}, {"v1": lambda b: b["data"],
+                                                            "v2": lambda b: b["attributes"]}),
+    ({"type": "page", "name": "Home", "properties": DATED}, {"v1": lambda b: b["data"],
+                                                             "v2": lambda b: b["attributes"]}),
+    ({"type": "screen", "name": "Home", "properties": DATED}, {"v1": lambda b: b["data"],
+                                                               "v2": lambda b: b["attributes"]}),
+    ({"type": "group", "groupId": "g", "traits": DATED}, {"v1": lambda b: b["attributes"],
+                                                          "v2": lambda b: b["attributes"]}),
+])
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_map_event_converts_traits_and_properties_only_when_asked(event, field_of, version):
+    from tests.schema_check import mapped
+
+    event = {**copy.deepcopy(event), "userId": "u1"}
+    [(_, _, on)] = mapped(event, version, convert_timestamps=True)
+    [(_, _, off)] = mapped(event, version)
+    assert field_of[version](on) == CONVERTED
+    assert field_of[version](off) == DATED
+    assert (event.get("traits") or event.get("properties")) == DATED, "the event is not changed"
+
+
+def test_device_properties_stay_as_they_are():
+    from tests.schema_check import mapped
+
+    event = {"type": "track", "event": "Application Installed", "userId": "u1",
+             "context": {"device": {"token": "tok", "type": "android"}}, "properties": DATED}
+    [(_, _, body)] = mapped(event, "v1", convert_timestamps=True)
+    assert body["device"]["when"] == "2024-05-01T10:00:00Z"
