@@ -175,7 +175,9 @@ def resolve_person(user_id, email, anonymous_id) -> tuple[tuple | None, str | No
         if type(user_id) is str:
             if len(user_id) > _SHORT_ID:  # most ids are short: no call
                 check_person_id(user_id, "user id")
-            if user_id[:4] == CIO_PREFIX:  # Customer.io's own id: cio_<id> (transforms.cio_ids)
+            # Customer.io's own id: cio_<id> (transforms.cio_ids); the first
+            # character alone rules out most ids without building a slice.
+            if user_id[0] == "c" and user_id[:4] == CIO_PREFIX:
                 cio_id = cio_id_of(user_id)
                 if cio_id is not None:
                     return ("cio_id", cio_id), f"cio_id:{cio_id}"

@@ -58,7 +58,9 @@ def person_update(op: PersonUpdate, settings: Settings) -> CioRequest:
         body["_timestamp"] = unix(op.seconds)
     if op.anonymous_id is not None:
         body["anonymous_id"] = op.anonymous_id
-    url = settings.customers_url + person_path(op.who)
+    who = op.who
+    # person_path() inlined for the usual id or email: this runs per identify.
+    url = settings.customers_url + (encode_path(who[1]) if who[0] != "cio_id" else person_path(who))
     return request("PUT", url, body, op)
 
 
@@ -74,11 +76,14 @@ def event(op: Event, settings: Settings) -> CioRequest:
     who = op.who
     if who is None:
         raise MappingError(NO_PERSON)
-    if who[0] == "anonymous_id":
+    kind = who[0]
+    if kind == "anonymous_id":
         body["anonymous_id"] = who[1]
         url = settings.base_url + EVENTS_PATH
-    else:
+    elif kind == "cio_id":
         url = f"{settings.customers_url}{person_path(who)}/events"
+    else:  # person_path() inlined: this runs per event
+        url = f"{settings.customers_url}{encode_path(who[1])}/events"
     return request("POST", url, body, op)
 
 
