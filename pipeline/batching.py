@@ -29,10 +29,11 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.calls import ALL_KEYS, WIRE_BODY, WIRE_KEY, WIRE_MESSAGE_ID, WIRE_PERSON, WIRE_SOURCE, WIRE_URL, \
-    HttpCall, endpoint_label
+from pipeline.calls import ALL_KEYS, WIRE_BODY, WIRE_KEY, WIRE_MESSAGE_ID, WIRE_PERSON, WIRE_SOURCE, WIRE_TYPE, \
+    WIRE_URL, HttpCall, endpoint_label
 from pipeline.ordering import in_send_order
 from transforms import batch_envelope
+from transforms.request import is_follow_up
 from transforms.limits import BATCH_PATH, MAX_BATCH_ITEMS
 from transforms.limits import MAX_BATCH_BODY_BYTES as MAX_BATCH_BYTES
 
@@ -102,6 +103,7 @@ class _OpenBatch:
             events=[w[WIRE_SOURCE] for w in wires],
             batch=True,
             keys=[w[WIRE_KEY] for w in wires] if len(wires[0]) > WIRE_KEY else None,
+            follow_ups=tuple(i for i, w in enumerate(wires) if is_follow_up(w[WIRE_TYPE])),
         )
 
 

@@ -77,6 +77,17 @@ class HttpCall:
     # Progress fingerprints of the requests (``keys[i]`` of ``batch[i]``),
     # when the job records progress (pipeline/resume.py); else None.
     keys: list[int] | None = None
+    # Positions in ``events`` of follow-up items (an event's second request,
+    # transforms.request.FOLLOW_UP): they carry their event so that a failure
+    # dead-letters it, but each event is counted once, by its first request.
+    follow_ups: tuple[int, ...] = ()
+
+    def events_counted(self, failed=()) -> tuple[int, int]:
+        """(delivered, dead-lettered) events of this call, follow-ups not counted,
+        when the items at the positions ``failed`` were dead-lettered."""
+        follow_ups = self.follow_ups
+        dead = sum(1 for i in failed if i not in follow_ups)
+        return len(self.events) - len(follow_ups) - dead, dead
 
 
 # Collapses the variable parts of a path, so that metrics have few names:

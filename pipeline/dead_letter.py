@@ -48,11 +48,15 @@ def dead_letter_record(
     raw: bytes | str | None = None,
     status: int | None = None,
     attempts: int = 0,
+    follow_up: bool = False,
 ) -> bytes:
     """Serializes one dead-letter record as a JSON line (without newline).
 
     ``event`` is the original event as JSON bytes (embedded as is, not
     re-serialized); ``raw`` the input text when it was not a JSON object.
+    ``follow_up``: the request that failed was the event's second (see
+    transforms.request.FOLLOW_UP); the record says so, and the summary
+    counts the record but not the event again.
     """
     record: dict = {}
     if event is not None:
@@ -66,4 +70,6 @@ def dead_letter_record(
     record["status"] = status
     record["attempts"] = attempts
     record["failed_at"] = _now_iso()
+    if follow_up:
+        record["follow_up"] = True
     return orjson.dumps(record)

@@ -154,10 +154,10 @@ class CallSender:
         counts = outcome.counts
         if self.credentials_rejected:
             counts[("cio", "unauthorized")] += len(call.events)
-            for event in call.events:
+            for index, event in enumerate(call.events):
                 outcome.dead_letters.append(dead_letter_record(
                     "deliver", "not sent: Customer.io rejected the credentials (401) earlier in this job",
-                    event=event, status=401, attempts=0))
+                    event=event, status=401, attempts=0, follow_up=index in call.follow_ups))
             return
         failing_since = None  # when this call's first outage-like failure came
         attempts = 0
@@ -179,8 +179,9 @@ class CallSender:
                 self.outage.succeeded()
             if status is not None and 200 <= status < 300 and status != 207:
                 self.limiter.succeeded()
-                counts[("cio", "events_delivered")] += len(call.events)
-                outcome.done(call, len(call.events), 0)
+                delivered, _ = call.events_counted()
+                counts[("cio", "events_delivered")] += delivered
+                outcome.done(call, delivered, 0)
                 return
             if status == 207 and call.batch:
                 self.limiter.succeeded()
@@ -207,12 +208,13 @@ class CallSender:
                 if status == 401:
                     self.credentials_rejected = True
                     counts[("cio", "unauthorized")] += len(call.events)
-            for event in call.events:
-                outcome.dead_letters.append(
-                    dead_letter_record("deliver", reason, event=event, status=status, attempts=attempts)
-                )
+            for index, event in enumerate(call.events):
+                outcome.dead_letters.append(dead_letter_record(
+                    "deliver", reason, event=event, status=status, attempts=attempts,
+                    follow_up=index in call.follow_ups))
             if status is not None and status not in RETRYABLE and status != 401:
-                outcome.done(call, 0, len(call.events))  # a 4xx: sending it again would not help
+                # a 4xx: sending it again would not help
+                outcome.done(call, 0, call.events_counted(range(len(call.events)))[1])
             return
 
     def _wait_for_customerio(self, call: HttpCall, counts) -> None:
@@ -270,9 +272,11 @@ class CallSender:
             outcome.dead_letters.append(dead_letter_record(
                 "deliver", "Customer.io rejected the item: " + "; ".join(reasons),
                 event=call.events[index], status=207, attempts=attempts,
+                follow_up=index in call.follow_ups,
             ))
-        outcome.counts[("cio", "events_delivered")] += len(call.events) - len(failed)
-        outcome.done(call, len(call.events) - len(failed), len(failed))
+        delivered, dead_lettered = call.events_counted(failed)
+        outcome.counts[("cio", "events_delivered")] += delivered
+        outcome.done(call, delivered, dead_lettered)
 
 
 class _Group:

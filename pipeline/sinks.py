@@ -41,7 +41,9 @@ class _CountDeadLetters(beam.DoFn):
     def process(self, record: bytes):
         parsed = orjson.loads(record)
         stage = parsed.get("stage", "?")
-        Metrics.counter("cio.dead_letter", stage).inc()
+        # An event's follow-up request is a record of its own, but not an
+        # event again (pipeline/calls.py HttpCall.follow_ups).
+        Metrics.counter("cio.dead_letter_follow_up" if parsed.get("follow_up") else "cio.dead_letter", stage).inc()
         Metrics.counter("cio.dead_letter_reasons", shorten(f"{stage}: {parsed.get('error', '')}", REASON_CHARS)).inc()
         yield record
 
@@ -187,7 +189,7 @@ def dry_run_lines(key_and_calls) -> list[bytes]:
     for call in calls:
         body = orjson.Fragment(call.body) if call.body is not None else None
         lines.append(orjson.dumps({"method": call.method, "url": call.url, "json": body}))
-        events += len(call.events)
+        events += len(call.events) - len(call.follow_ups)
     # For the summary: what a dry run wrote, as a delivery counts what it sent.
     Metrics.counter("cio.dry_run", "requests_written").inc(len(lines))
     Metrics.counter("cio.dry_run", "events_written").inc(events)

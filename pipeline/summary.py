@@ -142,7 +142,10 @@ def summary_rows(counters: dict[tuple[str, str], int], elapsed: float, *, dry_ru
         if outage_ms:
             rows.append(("waited for Customer.io to answer again (s, summed over threads)", f"{outage_ms / 1000:.1f}"))
         rows.append(("waited for the rate limit (s, summed over threads)", f"{count('cio', 'throttled_ms') / 1000:.1f}"))
-    rows.append(("dead-letter records", f"{sum(dead_by_stage.values())}"))
+    follow_ups = sum(n for (namespace, _), n in counters.items() if namespace == "cio.dead_letter_follow_up")
+    if follow_ups:
+        rows.append(("follow-up requests dead-lettered (their event counted above)", f"{follow_ups}"))
+    rows.append(("dead-letter records", f"{sum(dead_by_stage.values()) + follow_ups}"))
     reasons = sorted(
         ((n, name) for (namespace, name), n in counters.items() if namespace == "cio.dead_letter_reasons"),
         key=lambda reason: (-reason[0], reason[1]),

@@ -48,3 +48,19 @@ def test_the_wire_positions_name_the_fields_they_hold():
             wire[WIRE_TYPE], wire[WIRE_SOURCE]) == (request.url, request.body, request.person_key,
                                                     request.message_id, request.timestamp, request.event_type,
                                                     item.event)
+
+
+def test_a_batch_of_an_events_two_requests_counts_the_event_once():
+    # transforms.request.FOLLOW_UP marks an event's second request; a batch
+    # carrying both counts the event by its first.
+    from pipeline.batching import BatchCutter
+    from tests.pipeline_helpers import outbound
+    from transforms.request import FOLLOW_UP
+    update, related = outbound(person="id:7", kind="identify"), outbound(person="id:7", kind="identify" + FOLLOW_UP)
+    cutter = BatchCutter()
+    assert not cutter.add(update.to_wire()) and not cutter.add(related.to_wire())
+    (call,) = cutter.flush()
+    assert call.follow_ups == (1,)
+    assert call.events_counted() == (1, 0)
+    assert call.events_counted([0, 1]) == (0, 1)
+    assert call.events_counted([1]) == (1, 0)

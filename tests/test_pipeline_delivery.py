@@ -116,6 +116,28 @@ def test_partial_batch_dead_letters_exactly_the_listed_items(sandbox):
     assert [r["batch_index"] for r in sandbox.accepted()] == [0, 2]
 
 
+def test_an_events_follow_up_item_is_dead_lettered_but_the_event_counted_once(sandbox):
+    # An identify naming an object: its update and its relationship item
+    # (the follow-up) carry the same event. Both delivered: one event; the
+    # follow-up refused: its record says so, and the event is still one
+    # delivered (by its update), none dead-lettered.
+    update = {"type": "person", "action": "identify", "identifiers": {"id": "1"}, "attributes": {"a": 1}}
+    related = {"type": "person", "action": "add_relationships", "identifiers": {"id": "1"},
+               "cio_relationships": [{"identifiers": {"object_type_id": "1", "object_id": "acme"}}]}
+    refused = {"type": "person", "action": "event", "identifiers": {"id": "1"}}  # an event without a name
+    for items, delivered, dead in (([update, related], 1, 0), ([update, refused], 1, 0)):
+        event = b'{"type":"identify","userId":"1","traits":{"a":1,"objectId":"acme"}}'
+        call = HttpCall("POST", f"{sandbox.url}/api/v2/batch", orjson.dumps({"batch": items}),
+                        "POST /api/v2/batch", [event, event], True, follow_ups=(1,))
+        outcome = _Outcome()
+        sender().send(call, outcome)
+        assert outcome.counts[("cio", "events_delivered")] == delivered
+        records = [orjson.loads(r) for r in outcome.dead_letters]
+        assert len(records) == (items[1] is refused)
+        assert all(r["follow_up"] is True and r["event"]["userId"] == "1" for r in records)
+        assert call.events_counted([i for i in range(2) if items[i] is refused]) == (delivered, dead)
+
+
 def test_wrong_credentials_are_not_retried_and_never_echoed(sandbox):
     wrong = "Basic " + base64.b64encode(b"test-site:wrong-key-123").decode()
     outcome = _Outcome()

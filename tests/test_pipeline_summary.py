@@ -10,8 +10,8 @@ from transforms import ColumnMapping
 # Counters shaped like a run of the bundled sample (examples/events.jsonl): one line
 # holds an array of an event and a number.
 SAMPLE = {
-    ("cio", "lines_read"): 1021, ("cio", "events_read"): 1019, ("cio", "events_delivered"): 1014,
-    ("cio.mapped", "track"): 1014, ("cio.dead_letter", "parse"): 3, ("cio.dead_letter", "map"): 5,
+    ("cio", "lines_read"): 1027, ("cio", "events_read"): 1025, ("cio", "events_delivered"): 1020,
+    ("cio.mapped", "track"): 1020, ("cio.dead_letter", "parse"): 3, ("cio.dead_letter", "map"): 5,
     ("cio.dead_letter_reasons", "map: Both userId and previousId are mandatory for merge operations"): 1,
 }
 
@@ -25,10 +25,10 @@ def test_reasons_are_cut_at_a_word_with_an_ellipsis():
 
 def test_the_summary_says_what_it_counts():
     table = dict(summary_rows(SAMPLE, 2.0))
-    assert table["lines read (each holds an event or a JSON array of them)"] == "1021"
+    assert table["lines read (each holds an event or a JSON array of them)"] == "1027"
     assert table["  not an event: dead-lettered at parse"] == "3"
-    assert table["events read"] == "1019"
-    assert table["events delivered"] == "1014" and table["events dead-lettered at map"] == "5"
+    assert table["events read"] == "1025"
+    assert table["events delivered"] == "1020" and table["events dead-lettered at map"] == "5"
     assert table["dead-letter records"] == "8"
     assert "  map: Both userId and previousId are mandatory for merge\u2026" in table
     assert "customerio-beam summary" in format_summary(list(table.items()))
@@ -82,3 +82,14 @@ def test_no_hint_when_few_fail(tmp_path):
                 ("cio.dead_letter", "map"): 4}
     assert likely_cause(counters, config(path)) is None
     assert likely_cause(all_failed("parse", 2), config(path)) is None, "two bad lines are just bad lines"
+
+
+def test_a_follow_up_record_is_counted_as_a_record_not_as_an_event():
+    # An identify naming an object was delivered, its relationship item refused:
+    # the event counts once (delivered), its follow-up's record among the records.
+    counters = {("cio", "lines_read"): 1, ("cio", "events_read"): 1, ("cio", "events_delivered"): 1,
+                ("cio.mapped", "identify"): 1, ("cio.dead_letter_follow_up", "deliver"): 1}
+    table = dict(summary_rows(counters, 1.0))
+    assert table["events delivered"] == "1" and table["events dead-lettered at delivery"] == "0"
+    assert table["follow-up requests dead-lettered (their event counted above)"] == "1"
+    assert table["dead-letter records"] == "1"

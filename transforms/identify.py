@@ -13,6 +13,7 @@ from transforms.errors import MappingError
 from transforms.models import Identify, validate
 from transforms.operations import PersonRelationship, PersonUpdate, resolve_person
 from transforms.relationships import RELATIONSHIP_TRAITS, identify_relationship
+from transforms.request import FOLLOW_UP
 from transforms.settings import Settings
 from transforms.timestamps import convert_timestamps
 from transforms.times import to_unix
@@ -74,4 +75,4 @@ def map_identify(raw: dict, settings: Settings) -> list:
         attributes.pop(trait, None)
     if settings.convert_timestamps and "relationship_attributes" in entry:
         entry["relationship_attributes"] = convert_timestamps(entry["relationship_attributes"])
-    return [update, PersonRelationship(key, message_id, seconds, "identify", who, [entry])]
+    return [update, PersonRelationship(key, message_id, seconds, "identify" + FOLLOW_UP, who, [entry])]

@@ -13,7 +13,19 @@ import orjson
 
 from transforms.limits import BATCH_PATH, MAX_BATCH_ITEMS, SEGMENTS_PATH
 
-__all__ = ["BATCH_PATH", "MAX_BATCH_ITEMS", "SEGMENTS_PATH", "CioRequest", "batch_envelope"]
+__all__ = ["BATCH_PATH", "FOLLOW_UP", "MAX_BATCH_ITEMS", "SEGMENTS_PATH", "CioRequest", "batch_envelope",
+           "is_follow_up"]
+
+# The ``event_type`` suffix of an event's second request (an identify naming
+# an object: its relationship item, transforms/identify.py). It carries the
+# same source event, so that its failure dead-letters the event, but the
+# summary counts each event once: by its first request.
+FOLLOW_UP = ":follow-up"
+
+
+def is_follow_up(event_type: str) -> bool:
+    """Whether a request with this ``event_type`` is an event's second request."""
+    return event_type.endswith(FOLLOW_UP)
 
 _BATCH_ENVELOPE = (b'{"batch":[', b"]}", MAX_BATCH_ITEMS)
 _SEGMENT_ENVELOPE = (b'{"ids":[', b"]}", MAX_BATCH_ITEMS)
@@ -54,7 +66,8 @@ class CioRequest:
     message_id: the source event's messageId (None when it had none).
     timestamp: the source event's time in Unix seconds (None when unknown);
         used to order one person's requests.
-    event_type: the source event's normalised type ("identify", "track", ...).
+    event_type: the source event's normalised type ("identify", "track", ...);
+        with FOLLOW_UP appended on an event's second request.
     """
 
     method: str
