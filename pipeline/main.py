@@ -188,7 +188,8 @@ def _run_batch(pipeline: beam.Pipeline, config, started: float) -> int:
         shutil.rmtree(stop_dir, ignore_errors=True)
     counters = collect_counters(result)
     rows = summary_rows(counters, time.monotonic() - started, dry_run=bool(config.dry_run_output),
-                        input_unit="lines" if config.input_format == "jsonl" else "rows")
+                        input_unit="lines" if config.input_format == "jsonl" else "rows",
+                        rate_limit=config.rate_limit)
     print(format_summary(rows), flush=True)
     print("\n".join(output_lines(config)), flush=True)
     return _finished(counters, config)

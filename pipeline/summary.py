@@ -101,7 +101,7 @@ _STAGE_ROWS = (
 
 
 def summary_rows(counters: dict[tuple[str, str], int], elapsed: float, *, dry_run: bool = False,
-                 input_unit: str = "lines") -> list[tuple[str, str]]:
+                 input_unit: str = "lines", rate_limit: float | None = None) -> list[tuple[str, str]]:
     """(label, value) rows of the summary, in reading order.
 
     Each row says what it counts, so that the figures add up for a reader:
@@ -131,6 +131,11 @@ def summary_rows(counters: dict[tuple[str, str], int], elapsed: float, *, dry_ru
     if dry_run:
         rows.append(("requests written (dry run)", f"{count('cio.dry_run', 'requests_written')}"))
         rows.append(("events in the requests written (dry run)", f"{count('cio.dry_run', 'events_written')}"))
+        written = count("cio.dry_run", "requests_written")
+        if rate_limit and written:
+            # Customer.io counts requests: sending what was written takes at
+            # least this long at the job's budget, however many workers send it.
+            rows.append((f"time to send them at --rate_limit {rate_limit:g}/s", _duration(written / rate_limit)))
     else:
         rows.append(("events delivered", f"{count('cio', 'events_delivered')}"))
     for stage, label in _STAGE_ROWS[1:]:
@@ -165,3 +170,12 @@ def format_summary(rows: list[tuple[str, str]]) -> str:
     lines = ["customerio-beam summary", "-" * (width + 2 + value_width)]
     lines += [f"{label:<{width}}  {value:>{value_width}}" for label, value in rows]
     return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    """'2.8h', '14min' or '9s': one token, so the summary's value column stays one word."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f}h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f}min"
+    return f"{seconds:.0f}s"

@@ -41,6 +41,11 @@ def test_a_dry_runs_summary_counts_the_requests_written():
     assert table["requests written (dry run)"] == "932"
     assert table["events in the requests written (dry run)"] == "1014"
     assert "events delivered" not in table and "retries" not in table
+    sized = dict(summary_rows(counters, 1.0, dry_run=True, rate_limit=100))
+    assert sized["time to send them at --rate_limit 100/s"] == "9s"  # 932 requests / 100 per second
+    many = {**counters, ("cio.dry_run", "requests_written"): 1_000_000}
+    assert dict(summary_rows(many, 1.0, dry_run=True, rate_limit=100))[
+        "time to send them at --rate_limit 100/s"] == "2.8h"
 
 
 def config(path, input_format="jsonl", columns=ColumnMapping()):
