@@ -83,11 +83,11 @@ def test_two_worker_processes_share_the_budget(tmp_path, make_sandbox, capsys):
     # it for any arrival time the legs assumption allows).
     assert stats["max_requests_1s"] <= 200, stats
     assert stats["max_requests_3s"] <= 3 * 200, stats
-    # ... and the job used it: the mean rate over the sending period.
-    span = stats["last_request_at"] - stats["first_request_at"]
-    assert sent / span >= 0.9 * 200, (sent, span, stats)
     # Both processes sent: one alone, at its share of 100/s, could not have
-    # averaged more than 100/s.
+    # averaged more than 100/s over the sending period. (How much of the
+    # budget a job uses is measured by bench/bench_pipeline.py, part
+    # latency, not here: on a loaded machine a test cannot promise a speed.)
+    span = stats["last_request_at"] - stats["first_request_at"]
     assert sent / span > 110, (sent, span)
     print(f"\n{sent} requests in {span:.1f} s = {sent / span:.0f}/s, "
           f"peak {stats['max_requests_1s']} in 1 s, job {elapsed:.1f} s")
