@@ -19,7 +19,7 @@ mix of bench/generate_events.py). Parts (`--only` picks some, by name):
   memory    8. v1 peak RSS: dry run of 100k against 1M events, delivering
             100k against 200k (0 ms sandbox, a high rate limit)
 
-Every figure with a target (issue 15's) says beside it whether it is met.
+Every figure with a target says beside it whether it is met.
 A v1 cell sends about --cell_seconds of requests (events = budget x
 seconds), and its rate is the v1 step's: the v1 requests the sandbox
 accepted, over the span from the first to the last of them (the job's few
@@ -30,7 +30,7 @@ and its rate is still the sending period's. A v2 cell's rate is items
 over the span from the sandbox's first request to its last.
 
     .venv/bin/python -m bench.bench_pipeline --work_dir /tmp/benchwork      # everything
-    .venv/bin/python -m bench.bench_pipeline --only latency,enforce,memory   # issue 15's table
+    .venv/bin/python -m bench.bench_pipeline --only latency,enforce,memory   # round trips, processes, memory
     .venv/bin/python -m bench.bench_pipeline --smoke                        # every part, tiny (CI)
 
 Each job runs in a fresh process (bench/measure_job.py) so that its peak
@@ -516,7 +516,7 @@ def enforce_part(bench: Bench, latencies: list[int], processes: list[int], secon
 
 
 def memory_part(bench: Bench, dry_sizes: list[int], delivery_sizes: list[int]):
-    """8: a v1 batch job's peak RSS as the input grows (issue 15: at most 1.3x)."""
+    """8: a v1 batch job's peak RSS as the input grows (target: at most 1.3x)."""
     runs = [("dry run", count) for count in dry_sizes] + [("delivering", count) for count in delivery_sizes]
 
     def cell(kind, count):
@@ -549,7 +549,7 @@ def memory_part(bench: Bench, dry_sizes: list[int], delivery_sizes: list[int]):
 
 
 def table(rows: list[Row]) -> str:
-    header = ("measurement", "figure", "notes", "target (issue 15)")
+    header = ("measurement", "figure", "notes", "target")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     line = lambda cells: "| " + " | ".join(f"{c:<{w}}" for c, w in zip(cells, widths)) + " |"  # noqa: E731
     return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])

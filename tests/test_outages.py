@@ -50,6 +50,7 @@ def one_line(text: str) -> str:
     return lines[0]
 
 
+@pytest.mark.pipeline
 def test_an_unreachable_endpoint_fails_the_launch_with_one_line(tmp_path, capsys):
     source = tmp_path / "events.jsonl"
     write_events(source, 5)
@@ -61,6 +62,7 @@ def test_an_unreachable_endpoint_fails_the_launch_with_one_line(tmp_path, capsys
     assert API_KEY not in line
 
 
+@pytest.mark.pipeline
 @pytest.mark.parametrize("where", ["closed port", "500 to everything"])
 def test_an_outage_longer_than_the_limit_stops_the_job_and_dead_letters_nothing(
         tmp_path, capsys, make_sandbox, where):
@@ -87,6 +89,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.pipeline
 def test_a_sandbox_stopped_and_started_again_mid_job_loses_nothing(tmp_path):
     """Down for ~2 s in the middle of a job: every event delivered, nothing dead-lettered.
 
@@ -131,6 +134,7 @@ def test_a_sandbox_stopped_and_started_again_mid_job_loses_nothing(tmp_path):
         first.stop()
 
 
+@pytest.mark.pipeline
 def test_a_job_whose_every_call_failed_does_not_exit_0(tmp_path, sandbox, capsys):
     """The sandbox answers 400 to event names over 100 bytes: nothing is delivered."""
     events = [{"type": "track", "userId": f"u{n}", "event": "x" * 150, "messageId": f"m{n}",

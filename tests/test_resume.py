@@ -77,6 +77,7 @@ def finish(job: subprocess.Popen, tmp_path: Path) -> str:
     return (tmp_path / "job.log").read_text()
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("api_version", ["v1", "v2"])
 def test_a_killed_backfill_resumes_where_it_stopped(tmp_path, api_version):
     if api_version == "v1":
@@ -151,6 +152,7 @@ def _in_process_argv(sandbox, source, *extra):
             "--skip_credentials_check", *extra]
 
 
+@pytest.mark.pipeline
 def test_two_runs_with_the_default_dead_letter_path_keep_both_files(tmp_path, sandbox, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     source = write_input(tmp_path / "events.jsonl", track_events(5, people=2), bad_lines=2)
@@ -173,6 +175,7 @@ def test_two_runs_with_the_default_dead_letter_path_keep_both_files(tmp_path, sa
     assert not glob.glob("**/beam-temp-*", recursive=True)
 
 
+@pytest.mark.pipeline
 def test_restart_sends_again_and_other_flags_do_not_use_the_record(tmp_path, sandbox, monkeypatch):
     monkeypatch.chdir(tmp_path)
     source = write_input(tmp_path / "events.jsonl", track_events(20, people=4))
@@ -198,6 +201,7 @@ def _run_id(out: str) -> str:
     return line.removeprefix("run id: ")
 
 
+@pytest.mark.pipeline
 def test_a_permanent_failure_is_done_and_a_transient_one_is_not(tmp_path, make_sandbox, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     events = track_events(6, people=2)

@@ -21,6 +21,9 @@ import pytest
 from bench.generate_events import generate_events
 from tests.services import API_KEY, SITE_ID
 
+# Each test starts a job in a child process: left out of ./dev.sh quick.
+pytestmark = pytest.mark.subprocess
+
 MULTI = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 
 

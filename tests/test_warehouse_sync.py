@@ -139,7 +139,6 @@ DAY1 = ["u1,u1@x.co,pro,3", "u2,u2@x.co,free,1", "u3,u3@x.co,pro,5", "u4,u4@x.co
 DAY2 = ["u1,u1@x.co,team,3", "u2,u2@x.co,free,", "u3,u3@x.co,pro,5", "u5,u5@x.co,free,1", "u6,u6@x.co,pro,2"]
 
 
-@pytest.mark.pipeline
 def summary_counts(out: str) -> dict[str, int]:
     """The "sync: ..." rows of the summary table printed by a run."""
     counts = {}
@@ -150,6 +149,7 @@ def summary_counts(out: str) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.pipeline
 def test_three_csv_exports_send_all_then_the_changes_then_nothing(tmp_path, sandbox, capsys):
     flags = ("--input_format", "csv", "--id_column", "user_id", "--sync_deletes")
     first = sync_run(sandbox, tmp_path, write_csv(tmp_path / "people-1.csv", DAY1), *flags)
