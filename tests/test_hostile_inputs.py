@@ -99,6 +99,7 @@ def test_random_bytes_never_crash_decoding_or_mapping(data):
         outcome(data, version)
 
 
+@pytest.mark.thorough
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(TYPES, st.dictionaries(st.sampled_from(FIELDS), JSON_VALUES, max_size=8), st.sampled_from(["v1", "v2"]))
 def test_events_with_junk_in_known_fields_never_crash(kind, fields, version):
@@ -125,6 +126,7 @@ FEATURE_FIELDS = st.dictionaries(
     max_size=4)
 
 
+@pytest.mark.thorough
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(FEATURE_EVENTS, FEATURE_FIELDS, st.sampled_from(["v1", "v2"]))
 def test_junk_in_the_new_features_fields_never_crashes(base, fields, version):

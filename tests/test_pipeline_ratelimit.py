@@ -143,6 +143,7 @@ def legs_within_the_assumption(draw, count):
     return legs
 
 
+@pytest.mark.thorough
 @settings(max_examples=300, deadline=None)
 @given(rate=st.integers(1, 20), senders=st.integers(1, 40), data=st.data())
 def test_no_server_window_above_the_budget_wherever_the_legs_put_arrivals(rate, senders, data):
@@ -211,6 +212,7 @@ def test_one_limiter_per_process_and_job():
     assert process_limiter(123.0, "job-a") is not process_limiter(123.0, "job-b")
 
 
+@pytest.mark.thorough
 def test_never_more_than_the_rate_in_any_second_with_threads():
     limiter = AdaptiveRateLimiter(200)
     spans = []

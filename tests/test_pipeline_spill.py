@@ -57,6 +57,7 @@ def test_each_person_lands_in_one_partition_and_nothing_is_lost(tmp_path):
     assert markers(read_back) == markers(wires)
 
 
+@pytest.mark.subprocess
 def test_the_persons_hash_is_the_same_in_every_process():
     # Workers of a multi-process job spill independently: they must agree on
     # a person's partition (Python's own str hash differs per process).
@@ -127,6 +128,7 @@ def test_a_spill_that_cannot_be_written_says_where_and_what_to_do(tmp_path):
         writer.close()
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("ending", ["return", "raise SystemExit(3)", "raise RuntimeError('boom')"])
 def test_the_job_directory_is_removed_when_the_process_exits(tmp_path, ending):
     code = ("import sys; from pipeline.spill import job_directory\n"
@@ -160,6 +162,7 @@ def test_the_spill_goes_under_a_local_temp_location(tmp_path):
     assert config.spill_base == str(tmp_path)
 
 
+@pytest.mark.pipeline
 def test_a_local_v1_job_keeps_each_persons_order_across_files_and_bundles(tmp_path):
     # Four people, twelve events each (one second apart), shuffled over three
     # files; the first identify at t=5, a merge at t=2 (before it).

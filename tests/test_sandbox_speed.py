@@ -132,6 +132,7 @@ def test_every_valid_shape_is_fast_accepted_and_valid():
         assert V._FAST_ACCEPT[item["type"]][item["action"]](item), item
 
 
+@pytest.mark.thorough
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_items())
 def test_fast_item_check_answers_as_the_rules(item):
@@ -174,6 +175,7 @@ def expected_check(items, skip):
     return errors, event_ids
 
 
+@pytest.mark.thorough
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(mutated_items(), max_size=8), st.sets(st.integers(0, 7), max_size=3))
 def test_check_batch_items_answers_as_the_rules_item_by_item(items, skip):
@@ -219,6 +221,7 @@ attribute_names = st.one_of(st.text(max_size=40), st.sampled_from(["n" * 150, "n
                                                                    "cio_relationships", "_timestamp"]))
 
 
+@pytest.mark.thorough
 @settings(max_examples=1500, deadline=None)
 @given(st.dictionaries(attribute_names, attribute_values, max_size=30))
 def test_attributes_surely_fine_only_when_the_rules_find_nothing(attributes):

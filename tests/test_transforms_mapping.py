@@ -100,6 +100,7 @@ def check_requests(requests):
             assert request.size <= 32 * 1024
 
 
+@pytest.mark.thorough
 @hsettings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(known, st.sampled_from([V1, V2]))
 def test_mappers_raise_only_mapping_error(event, settings):
