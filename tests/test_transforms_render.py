@@ -246,3 +246,20 @@ def test_only_the_renderers_know_the_api_version():
     assert readers == ["mapping.py", "render.py", "settings.py"]
     dispatch = (root / "mapping.py").read_text()
     assert dispatch.count("api_version") == dispatch.count("RENDERERS_BY_VERSION[settings.api_version]") > 0
+
+
+def test_requests_built_field_by_field_have_every_field():
+    # transforms/build.py sets CioRequest's fields one by one (cheaper than
+    # calling the dataclass): a field added to CioRequest must be set there too.
+    from dataclasses import fields
+
+    from transforms.build import batch_item, request
+    from transforms.operations import Operation
+    from transforms.request import CioRequest
+
+    op = Operation("id:1", "m", 1.5, "track")
+    settings = load_settings(site_id="s", api_key="k")
+    for made in (request("POST", "https://x/y", {"a": 1}, op), batch_item({"a": 1}, settings, op)):
+        values = [getattr(made, field.name) for field in fields(CioRequest)]  # AttributeError when one is unset
+        assert values[4:] == ["id:1", "m", 1.5, "track"]
+        assert made == CioRequest(*values)
