@@ -89,18 +89,19 @@ def map_events(raw: dict, settings: Settings, kind: str = "track") -> list:
     message_id = lookups.message_id(event)
     seconds = lookups.event_seconds(event)
 
+    options = settings.event_options  # one read of the Settings for three
     if kind == "track":
         name = event["event"]
-        if name in LIFECYCLE or name == settings.device_token_event:
+        if name in LIFECYCLE or name == options.device_token_event:
             operation = _lifecycle(name, event, user_id, email, message_id, seconds)
             if operation is not None:
                 return [operation]
 
     name = event_name(kind, event, person is None)
-    event_id = dedup_id(message_id, seconds, raw) if settings.dedup_ids else None
+    event_id = dedup_id(message_id, seconds, raw) if options.dedup_ids else None
     who, key = resolve_person(user_id, email, lookups.anonymous_id(event) if person is None else None)
     properties = event.get("properties")
-    if settings.convert_timestamps and properties:
+    if options.convert_timestamps and properties:
         properties = convert_timestamps(properties)
     # Event(key, message_id, seconds, kind, who, name, properties, event_id),
     # field by field: cheaper than calling the dataclass, and this runs for
