@@ -43,7 +43,7 @@ OPERATIONS: dict[str, OperationMapper] = {
 
 # The renderers of the last Settings mapped with, as (settings, renderers): a
 # pipeline maps all its events with one Settings, and reading a pydantic
-# field (api_version) goes through its __getattr__ hook, several times the
+# field (the API version) goes through its __getattr__ hook, several times the
 # cost of this identity check. Settings are frozen: the pair cannot go stale.
 _last_renderers: tuple = (None, None)
 
