@@ -28,6 +28,15 @@ def serialize(body: object) -> bytes:
 # time and source, and passing one object costs less than passing its four
 # fields (these run once per event). orjson is called here directly rather
 # than through serialize(): one call less per event.
+#
+# Both also build the CioRequest field by field instead of calling
+# ``CioRequest(...)``: calling a dataclass goes through the interpreter's
+# generic class call (an argument tuple, then the generated ``__init__`` in
+# an evaluation loop of its own), which costs more than the eight stores
+# themselves. tests/test_transforms_render.py checks that every field is set.
+_new = object.__new__
+
+
 def request(method: str, url: str, body: object | None, op: Operation) -> CioRequest:
     """A v1 call (``body`` None for calls without a body)."""
     if body is None:
@@ -37,7 +46,16 @@ def request(method: str, url: str, body: object | None, op: Operation) -> CioReq
             data = orjson.dumps(body)
         except TypeError as err:
             raise MappingError(f"body cannot be written as JSON: {err}") from None
-    return CioRequest(method, url, data, False, op.key, op.message_id, op.seconds, op.source)
+    made = _new(CioRequest)
+    made.method = method
+    made.url = url
+    made.body = data
+    made.batch_item = False
+    made.person_key = op.key
+    made.message_id = op.message_id
+    made.timestamp = op.seconds
+    made.event_type = op.source
+    return made
 
 
 def batch_item(item: dict, settings: Settings, op: Operation) -> CioRequest:
@@ -50,5 +68,13 @@ def batch_item(item: dict, settings: Settings, op: Operation) -> CioRequest:
         raise MappingError(
             f"batch item is {len(body)} bytes, over Customer.io's 32 KB ({MAX_BATCH_ITEM_BYTES} bytes) limit"
         )
-    # batch_url is computed once per Settings (a cached_property).
-    return CioRequest("POST", settings.batch_url, body, True, op.key, op.message_id, op.seconds, op.source)
+    made = _new(CioRequest)
+    made.method = "POST"
+    made.url = settings.batch_url  # computed once per Settings (a cached_property)
+    made.body = body
+    made.batch_item = True
+    made.person_key = op.key
+    made.message_id = op.message_id
+    made.timestamp = op.seconds
+    made.event_type = op.source
+    return made

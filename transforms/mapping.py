@@ -41,10 +41,27 @@ OPERATIONS: dict[str, OperationMapper] = {
 }
 
 
+# The renderers of the last Settings mapped with, as (settings, renderers): a
+# pipeline maps all its events with one Settings, and reading a pydantic
+# field (the API version) goes through its __getattr__ hook, several times the
+# cost of this identity check. Settings are frozen: the pair cannot go stale.
+_last_renderers: tuple = (None, None)
+
+
+def _renderers_for(settings: Settings) -> dict:
+    """``RENDERERS_BY_VERSION[settings.api_version]``, remembered for the next event."""
+    global _last_renderers
+    renderers = RENDERERS_BY_VERSION[settings.api_version]
+    _last_renderers = (settings, renderers)
+    return renderers
+
+
 def _to_requests(operations_of: OperationMapper) -> Mapper:
     def map_kind(event: dict, settings: Settings) -> list[CioRequest]:
         operations = operations_of(event, settings)
-        renderers = RENDERERS_BY_VERSION[settings.api_version]
+        known, renderers = _last_renderers
+        if settings is not known:
+            renderers = _renderers_for(settings)
         if len(operations) == 1:  # render_all inlined: this runs per event
             operation = operations[0]
             return [renderers[type(operation)](operation, settings)]
@@ -86,7 +103,9 @@ def map_event(event: dict, settings: Settings) -> list[CioRequest]:
         mapper = OPERATIONS[event_type(event)]
     try:
         operations = mapper(event, settings)
-        renderers = RENDERERS_BY_VERSION[settings.api_version]
+        known, renderers = _last_renderers  # see _renderers_for
+        if settings is not known:
+            renderers = _renderers_for(settings)
         if len(operations) == 1:  # render_all inlined: this runs per event
             operation = operations[0]
             return [renderers[type(operation)](operation, settings)]
