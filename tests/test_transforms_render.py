@@ -259,7 +259,7 @@ def test_requests_built_field_by_field_have_every_field():
 
     op = Operation("id:1", "m", 1.5, "track")
     settings = load_settings(site_id="s", api_key="k")
-    for made in (request("POST", "https://x/y", {"a": 1}, op), batch_item({"a": 1}, settings, op)):
+    for made in (request("POST", "https://x/y", {"a": 1}, op), batch_item({"a": 1}, settings.urls, op)):
         values = [getattr(made, field.name) for field in fields(CioRequest)]  # AttributeError when one is unset
         assert values[4:] == ["id:1", "m", 1.5, "track"]
         assert made == CioRequest(*values)

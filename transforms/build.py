@@ -14,7 +14,7 @@ from transforms.errors import MappingError
 from transforms.limits import MAX_BATCH_ITEM_BYTES
 from transforms.operations import Operation
 from transforms.request import CioRequest
-from transforms.settings import Settings
+from transforms.settings import Urls
 
 
 def serialize(body: object) -> bytes:
@@ -58,7 +58,7 @@ def request(method: str, url: str, body: object | None, op: Operation) -> CioReq
     return made
 
 
-def batch_item(item: dict, settings: Settings, op: Operation) -> CioRequest:
+def batch_item(item: dict, urls: Urls, op: Operation) -> CioRequest:
     """One item of ``POST /api/v2/batch``; over 32 KB is an error for this event alone."""
     try:
         body = orjson.dumps(item)
@@ -70,7 +70,7 @@ def batch_item(item: dict, settings: Settings, op: Operation) -> CioRequest:
         )
     made = _new(CioRequest)
     made.method = "POST"
-    made.url = settings.batch_url  # computed once per Settings (a cached_property)
+    made.url = urls.batch
     made.body = body
     made.batch_item = True
     made.person_key = op.key

@@ -41,31 +41,32 @@ OPERATIONS: dict[str, OperationMapper] = {
 }
 
 
-# The renderers of the last Settings mapped with, as (settings, renderers): a
-# pipeline maps all its events with one Settings, and reading a pydantic
-# field (the API version) goes through its __getattr__ hook, several times the
-# cost of this identity check. Settings are frozen: the pair cannot go stale.
-_last_renderers: tuple = (None, None)
+# The renderers and URLs of the last Settings mapped with, as (settings,
+# renderers, urls): a pipeline maps all its events with one Settings, and
+# reading a pydantic field (the API version) or a cached_property of the
+# model goes through its attribute hooks, several times the cost of this
+# identity check. Settings are frozen: the triple cannot go stale.
+_last_renderers: tuple = (None, None, None)
 
 
-def _renderers_for(settings: Settings) -> dict:
-    """``RENDERERS_BY_VERSION[settings.api_version]``, remembered for the next event."""
+def _renderers_for(settings: Settings) -> tuple:
+    """``(RENDERERS_BY_VERSION[settings.api_version], settings.urls)``, remembered for the next event."""
     global _last_renderers
     renderers = RENDERERS_BY_VERSION[settings.api_version]
-    _last_renderers = (settings, renderers)
-    return renderers
+    _last_renderers = (settings, renderers, settings.urls)
+    return _last_renderers
 
 
 def _to_requests(operations_of: OperationMapper) -> Mapper:
     def map_kind(event: dict, settings: Settings) -> list[CioRequest]:
         operations = operations_of(event, settings)
-        known, renderers = _last_renderers
+        known, renderers, urls = _last_renderers
         if settings is not known:
-            renderers = _renderers_for(settings)
+            known, renderers, urls = _renderers_for(settings)
         if len(operations) == 1:  # render_all inlined: this runs per event
             operation = operations[0]
-            return [renderers[type(operation)](operation, settings)]
-        return [renderers[type(operation)](operation, settings) for operation in operations]
+            return [renderers[type(operation)](operation, urls)]
+        return [renderers[type(operation)](operation, urls) for operation in operations]
 
     map_kind.__name__ = map_kind.__qualname__ = operations_of.__name__
     map_kind.__doc__ = f"The requests of ``{operations_of.__module__}.{operations_of.__name__}``'s operations."
@@ -103,13 +104,13 @@ def map_event(event: dict, settings: Settings) -> list[CioRequest]:
         mapper = OPERATIONS[event_type(event)]
     try:
         operations = mapper(event, settings)
-        known, renderers = _last_renderers  # see _renderers_for
+        known, renderers, urls = _last_renderers  # see _renderers_for
         if settings is not known:
-            renderers = _renderers_for(settings)
+            known, renderers, urls = _renderers_for(settings)
         if len(operations) == 1:  # render_all inlined: this runs per event
             operation = operations[0]
-            return [renderers[type(operation)](operation, settings)]
-        return [renderers[type(operation)](operation, settings) for operation in operations]
+            return [renderers[type(operation)](operation, urls)]
+        return [renderers[type(operation)](operation, urls) for operation in operations]
     except MappingError:
         raise
     except Exception as err:  # pragma: no cover - a bug, kept out of the dead ends

@@ -2,6 +2,8 @@
 
 The one table of what each operation becomes in v1 and in v2. A row whose
 two columns are the same function has one wire form whatever the version.
+A renderer takes the operation and the settings' URLs (``Settings.urls``):
+where to send is all it needs of the settings.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from transforms.operations import (
     SegmentMembership,
 )
 from transforms.request import CioRequest
-from transforms.settings import Settings
+from transforms.settings import Settings, Urls
 
-Renderer = Callable[[Operation, Settings], CioRequest]
+Renderer = Callable[[Operation, Urls], CioRequest]
 
 RENDERERS: dict[type, tuple[Renderer, Renderer]] = {
     # operation          v1 call                  v2 batch item
@@ -50,7 +52,7 @@ RENDERERS: dict[type, tuple[Renderer, Renderer]] = {
 }
 
 # The table split by version, for a single look-up per operation:
-# ``RENDERERS_BY_VERSION[settings.api_version][type(op)](op, settings)``.
+# ``RENDERERS_BY_VERSION[settings.api_version][type(op)](op, settings.urls)``.
 RENDERERS_BY_VERSION: dict[str, dict[type, Renderer]] = {
     version: {kind: pair[column] for kind, pair in RENDERERS.items()}
     for column, version in enumerate(("v1", "v2"))
@@ -59,13 +61,14 @@ RENDERERS_BY_VERSION: dict[str, dict[type, Renderer]] = {
 
 def render(op: Operation, settings: Settings) -> CioRequest:
     """The request (or batch item) of ``op`` for the settings' API version."""
-    return RENDERERS_BY_VERSION[settings.api_version][type(op)](op, settings)
+    return RENDERERS_BY_VERSION[settings.api_version][type(op)](op, settings.urls)
 
 
 def render_all(operations: list, settings: Settings) -> list[CioRequest]:
     """The requests of ``operations``, in order."""
     renderers = RENDERERS_BY_VERSION[settings.api_version]
+    urls = settings.urls
     if len(operations) == 1:  # the usual case, without a comprehension's frame (Python 3.11)
         op = operations[0]
-        return [renderers[type(op)](op, settings)]
-    return [renderers[type(op)](op, settings) for op in operations]
+        return [renderers[type(op)](op, urls)]
+    return [renderers[type(op)](op, urls) for op in operations]

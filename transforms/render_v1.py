@@ -24,7 +24,7 @@ from transforms.operations import (
     SegmentMembership,
 )
 from transforms.request import CioRequest
-from transforms.settings import Settings
+from transforms.settings import Urls
 from transforms.times import unix
 
 floor = math.floor
@@ -51,7 +51,7 @@ def person_path(who: tuple) -> str:
     return encode_path(who[1])
 
 
-def person_update(op: PersonUpdate, settings: Settings) -> CioRequest:
+def person_update(op: PersonUpdate, urls: Urls) -> CioRequest:
     """``PUT /api/v1/customers/{id}``: the attributes at the top level, ``_timestamp`` orders them."""
     body = op.attributes
     if op.seconds is not None:
@@ -60,11 +60,11 @@ def person_update(op: PersonUpdate, settings: Settings) -> CioRequest:
         body["anonymous_id"] = op.anonymous_id
     who = op.who
     # person_path() inlined for the usual id or email: this runs per identify.
-    url = settings.customers_url + (encode_path(who[1]) if who[0] != "cio_id" else person_path(who))
+    url = urls.customers + (encode_path(who[1]) if who[0] != "cio_id" else person_path(who))
     return request("PUT", url, body, op)
 
 
-def event(op: Event, settings: Settings) -> CioRequest:
+def event(op: Event, urls: Urls) -> CioRequest:
     """``POST /api/v1/customers/{id}/events``, or ``POST /api/v1/events`` for an anonymous person."""
     body = {"name": op.name, "type": EVENT_TYPES[op.source]}
     if op.properties is not None:
@@ -79,15 +79,15 @@ def event(op: Event, settings: Settings) -> CioRequest:
     kind = who[0]
     if kind == "anonymous_id":
         body["anonymous_id"] = who[1]
-        url = settings.base_url + EVENTS_PATH
+        url = urls.base + EVENTS_PATH
     elif kind == "cio_id":
-        url = f"{settings.customers_url}{person_path(who)}/events"
+        url = f"{urls.customers}{person_path(who)}/events"
     else:  # person_path() inlined: this runs per event
-        url = f"{settings.customers_url}{encode_path(who[1])}/events"
+        url = f"{urls.customers}{encode_path(who[1])}/events"
     return request("POST", url, body, op)
 
 
-def device_add(op: DeviceAdd, settings: Settings) -> CioRequest:
+def device_add(op: DeviceAdd, urls: Urls) -> CioRequest:
     """``PUT /api/v1/customers/{id}/devices``: the event's properties are the device's."""
     device = dict(op.properties) if op.properties else {}
     device["id"] = op.token
@@ -96,40 +96,40 @@ def device_add(op: DeviceAdd, settings: Settings) -> CioRequest:
         device["last_used"] = last_used
     if op.platform is not None:
         device["platform"] = op.platform
-    url = f"{settings.customers_url}{person_path(op.who)}/devices"
+    url = f"{urls.customers}{person_path(op.who)}/devices"
     return request("PUT", url, {"device": device}, op)
 
 
-def device_remove(op: DeviceRemove, settings: Settings) -> CioRequest:
+def device_remove(op: DeviceRemove, urls: Urls) -> CioRequest:
     """``DELETE /api/v1/customers/{id}/devices/{token}``, no body."""
-    url = f"{settings.customers_url}{person_path(op.who)}/devices/{encode_path(op.token)}"
+    url = f"{urls.customers}{person_path(op.who)}/devices/{encode_path(op.token)}"
     return request("DELETE", url, None, op)
 
 
-def person_change(op: PersonChange, settings: Settings) -> CioRequest:
+def person_change(op: PersonChange, urls: Urls) -> CioRequest:
     """``DELETE /api/v1/customers/{id}``, ``POST .../suppress`` or ``.../unsuppress``, no body."""
     method, tail = PERSON_CHANGES[op.action]
-    url = f"{settings.customers_url}{person_path(op.who)}{tail}"
+    url = f"{urls.customers}{person_path(op.who)}{tail}"
     return request(method, url, None, op)
 
 
-def merge(op: Merge, settings: Settings) -> CioRequest:
+def merge(op: Merge, urls: Urls) -> CioRequest:
     """``POST /api/v1/merge_customers``."""
     body = {"primary": op.primary, "secondary": op.secondary}
-    return request("POST", settings.base_url + MERGE_PATH, body, op)
+    return request("POST", urls.base + MERGE_PATH, body, op)
 
 
-def delivery_metric(op: DeliveryMetric, settings: Settings) -> CioRequest:
+def delivery_metric(op: DeliveryMetric, urls: Urls) -> CioRequest:
     """``POST /api/v1/metrics``: a delivery metric has only this v1 call."""
-    return request("POST", settings.base_url + METRICS_PATH, op.body, op)
+    return request("POST", urls.base + METRICS_PATH, op.body, op)
 
 
-def segment_membership(op: SegmentMembership, settings: Settings) -> CioRequest:
+def segment_membership(op: SegmentMembership, urls: Urls) -> CioRequest:
     """One id of ``POST /api/v1/segments/{id}/add_customers|remove_customers``.
 
     A batch item: the pipeline gathers the ids of one URL into
     ``{"ids": [...]}`` (``transforms.request.batch_envelope``). The id is
     always a JSON string (the segment schema allows only strings).
     """
-    return CioRequest("POST", settings.segment_url(op.remove), serialize(op.who[1]), True, op.key,
+    return CioRequest("POST", urls.segment_remove if op.remove else urls.segment_add, serialize(op.who[1]), True, op.key,
                       op.message_id, op.seconds, op.source)

@@ -24,7 +24,7 @@ from transforms.operations import (
     RecordSync,
 )
 from transforms.request import CioRequest
-from transforms.settings import Settings
+from transforms.settings import Urls
 from transforms.times import unix
 
 floor = math.floor
@@ -39,7 +39,7 @@ def person_item(action: str, who: tuple) -> dict:
     return {"type": "person", "action": action, "identifiers": {who[0]: who[1]}}
 
 
-def person_update(op: PersonUpdate, settings: Settings) -> CioRequest:
+def person_update(op: PersonUpdate, urls: Urls) -> CioRequest:
     """``person``/``identify``: the attributes in ``attributes``, the item's timestamp orders them."""
     attributes = op.attributes
     if op.anonymous_id is not None:
@@ -50,10 +50,10 @@ def person_update(op: PersonUpdate, settings: Settings) -> CioRequest:
     item["attributes"] = attributes
     if op.seconds is not None:
         item["timestamp"] = unix(op.seconds)
-    return batch_item(item, settings, op)
+    return batch_item(item, urls, op)
 
 
-def event(op: Event, settings: Settings) -> CioRequest:
+def event(op: Event, urls: Urls) -> CioRequest:
     """``person``/``event``, ``page`` or ``screen``; an anonymous person by ``anonymous_id``."""
     if op.who is None:
         raise MappingError(NO_PERSON)
@@ -66,7 +66,7 @@ def event(op: Event, settings: Settings) -> CioRequest:
         item["timestamp"] = floor(op.seconds)
     if op.dedup_id is not None:
         item["id"] = op.dedup_id
-    return batch_item(item, settings, op)
+    return batch_item(item, urls, op)
 
 
 def _attribute_text(value: object) -> str:
@@ -86,7 +86,7 @@ def device_attributes(op: DeviceAdd) -> dict | None:
     return {k: _attribute_text(v) for k, v in attributes.items() if v is not None} or None
 
 
-def device_add(op: DeviceAdd, settings: Settings) -> CioRequest:
+def device_add(op: DeviceAdd, urls: Urls) -> CioRequest:
     """``person``/``add_device``: token, last_used, platform, attributes (those present)."""
     device = {"token": op.token}
     for field, value in (("last_used", unix(op.seconds)), ("platform", op.platform),
@@ -95,35 +95,35 @@ def device_add(op: DeviceAdd, settings: Settings) -> CioRequest:
             device[field] = value
     item = person_item("add_device", op.who)
     item["device"] = device
-    return batch_item(item, settings, op)
+    return batch_item(item, urls, op)
 
 
-def device_remove(op: DeviceRemove, settings: Settings) -> CioRequest:
+def device_remove(op: DeviceRemove, urls: Urls) -> CioRequest:
     """``person``/``delete_device``."""
     item = person_item("delete_device", op.who)
     item["device"] = {"token": op.token}
-    return batch_item(item, settings, op)
+    return batch_item(item, urls, op)
 
 
-def person_change(op: PersonChange, settings: Settings) -> CioRequest:
+def person_change(op: PersonChange, urls: Urls) -> CioRequest:
     """``person``/``delete``, ``suppress`` or ``unsuppress``: no timestamp, no dedup id."""
-    return batch_item(person_item(op.action, op.who), settings, op)
+    return batch_item(person_item(op.action, op.who), urls, op)
 
 
-def merge(op: Merge, settings: Settings) -> CioRequest:
+def merge(op: Merge, urls: Urls) -> CioRequest:
     """``person``/``merge``."""
     item = {"type": "person", "action": "merge", "primary": op.primary, "secondary": op.secondary}
-    return batch_item(item, settings, op)
+    return batch_item(item, urls, op)
 
 
-def person_relationship(op: PersonRelationship, settings: Settings) -> CioRequest:
+def person_relationship(op: PersonRelationship, urls: Urls) -> CioRequest:
     """``person``/``add_relationships``: the objects the person belongs to (objects exist only in v2)."""
     item = person_item("add_relationships", op.who)
     item["cio_relationships"] = op.relationships
-    return batch_item(item, settings, op)
+    return batch_item(item, urls, op)
 
 
-def object_change(op: ObjectChange, settings: Settings) -> CioRequest:
+def object_change(op: ObjectChange, urls: Urls) -> CioRequest:
     """An ``object`` item: identifiers, then attributes and ``cio_relationships`` when given."""
     item = {
         "type": "object",
@@ -134,10 +134,10 @@ def object_change(op: ObjectChange, settings: Settings) -> CioRequest:
         item["attributes"] = op.attributes
     if op.relationships is not None:
         item["cio_relationships"] = op.relationships
-    return batch_item(item, settings, op)
+    return batch_item(item, urls, op)
 
 
-def record(op: RecordSync, settings: Settings) -> CioRequest:
+def record(op: RecordSync, urls: Urls) -> CioRequest:
     """A record's ``person`` item (``identify``, ``event`` or ``delete``); a delete has no timestamp."""
     item = {"type": "person", "identifiers": {op.who[0]: op.who[1]}, "action": op.action}
     if op.name is not None:
@@ -148,4 +148,4 @@ def record(op: RecordSync, settings: Settings) -> CioRequest:
         item["timestamp"] = unix(op.seconds)
     if op.dedup_id is not None:
         item["id"] = op.dedup_id
-    return batch_item(item, settings, op)
+    return batch_item(item, urls, op)

@@ -40,6 +40,17 @@ class EventOptions:
     convert_timestamps: bool
 
 
+@dataclass(slots=True, frozen=True)
+class Urls:
+    """Where the requests of one ``Settings`` go: all the renderers read of them (``Settings.urls``)."""
+
+    base: str  # Settings.base_url
+    customers: str  # Settings.customers_url, the start of every v1 person path
+    batch: str  # Settings.batch_url
+    segment_add: str  # Settings.segment_url(False)
+    segment_remove: str  # Settings.segment_url(True)
+
+
 class Settings(BaseModel):
     """Where and how to send: one Customer.io workspace."""
 
@@ -113,6 +124,13 @@ class Settings(BaseModel):
     def event_options(self) -> EventOptions:
         return EventOptions(self.device_token_event, self.dedup_ids, self.convert_timestamps)
 
+    # The renderers read a URL per event: one slotted object holds them all,
+    # and the dispatch (transforms/mapping.py) fetches it once per Settings.
+    @cached_property
+    def urls(self) -> Urls:
+        return Urls(self.base_url, self.customers_url, self.batch_url, self.segment_url(False),
+                    self.segment_url(True))
+
     def segment_url(self, remove: bool) -> str:
         """``POST`` URL adding to (or removing from) the manual segment ``audience_id``."""
         verb = "remove_customers" if remove else "add_customers"
@@ -155,7 +173,7 @@ class Settings(BaseModel):
         return self.model_copy(update={"api_key": SecretStr("")})
 
 
-_CACHED = ("base_url", "batch_url", "customers_url", "event_options")
+_CACHED = ("base_url", "batch_url", "customers_url", "event_options", "urls")
 
 _CHOICES = {
     "datacenter": "must be US or EU",
