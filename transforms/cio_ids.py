@@ -53,10 +53,15 @@ def relationship_identifiers(value: str | int) -> dict:
     Like ``transforms.ids.id_or_email`` (an email-looking value is an
     ``email``, anything else an ``id`` as text), with ``cio_<id>`` first.
     """
-    # Only a text starting with cio_ can name one: the usual id or e-mail
-    # address skips the call (this runs for every group and alias call).
-    if type(value) is str and value[:4] == CIO_PREFIX:
-        cio_id = cio_id_of(value)
-        if cio_id is not None:
-            return {"cio_id": cio_id}
-    return {"email": value} if is_email(value) else {"id": str(value)}
+    # This runs for every group and alias call: the usual id skips both the
+    # e-mail pattern (only a text with an @ can match it, and such a text is
+    # never a cio_id) and the cio_id check (only a text starting with cio_).
+    if type(value) is str:
+        if "@" in value:
+            return {"email": value} if is_email(value) else {"id": value}
+        if value[:4] == CIO_PREFIX:
+            cio_id = cio_id_of(value)
+            if cio_id is not None:
+                return {"cio_id": cio_id}
+        return {"id": value}
+    return {"email": value} if is_email(value) else {"id": str(value)}  # a number, or a str subclass
