@@ -55,7 +55,7 @@ def person_update(op: PersonUpdate, urls: Urls) -> CioRequest:
     """``PUT /api/v1/customers/{id}``: the attributes at the top level, ``_timestamp`` orders them."""
     body = op.attributes
     if op.seconds is not None:
-        body["_timestamp"] = unix(op.seconds)
+        body["_timestamp"] = floor(op.seconds)  # unix(), inlined: this runs per identify
     if op.anonymous_id is not None:
         body["anonymous_id"] = op.anonymous_id
     who = op.who

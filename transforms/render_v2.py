@@ -46,10 +46,11 @@ def person_update(op: PersonUpdate, urls: Urls) -> CioRequest:
         attributes["anonymous_id"] = op.anonymous_id
     # v2 orders updates by the item's timestamp: no _timestamp attribute (not even a trait of that name).
     attributes.pop("_timestamp", None)
-    item = person_item("identify", op.who)
-    item["attributes"] = attributes
+    who = op.who
+    # person_item() and unix() inlined: this runs per identify.
+    item = {"type": "person", "action": "identify", "identifiers": {who[0]: who[1]}, "attributes": attributes}
     if op.seconds is not None:
-        item["timestamp"] = unix(op.seconds)
+        item["timestamp"] = floor(op.seconds)
     return batch_item(item, urls, op)
 
 
