@@ -101,6 +101,7 @@ def test_cached_urls_follow_a_copy_and_leave_equality_dumps_and_pickling_alone()
     plain = load_settings(site_id="s", api_key="k", endpoint="http://a.example/")
     assert settings.batch_url == "http://a.example" + BATCH_PATH  # now cached
     assert settings.customers_url == "http://a.example/api/v1/customers/"
+    assert settings.urls.customers == settings.customers_url  # cached too: the copy below must drop it
     assert settings == plain and settings.model_dump() == plain.model_dump()
     assert "batch_url" not in repr(settings)
     assert pickle.loads(pickle.dumps(settings)) == settings
@@ -108,4 +109,6 @@ def test_cached_urls_follow_a_copy_and_leave_equality_dumps_and_pickling_alone()
     assert moved.base_url == "https://track-eu.customer.io"
     assert moved.batch_url == "https://track-eu.customer.io" + BATCH_PATH
     assert moved.customers_url == "https://track-eu.customer.io/api/v1/customers/"
+    assert (settings.urls.batch, moved.urls.batch) == (settings.batch_url, moved.batch_url)
+    assert moved.urls.segment_add == moved.segment_url(False) and moved.urls.segment_remove == moved.segment_url(True)
     assert settings.without_key().batch_url == settings.batch_url

@@ -18,8 +18,8 @@ A person is ``who = (kind, value)``: kind "id", "email", "anonymous_id" or
 "cio_id" (a user id ``cio_<id>``, or a record's cio_id), value a str (or an
 int user id).
 
-Adding a kind: one dataclass here, one function and one table row in each
-renderer (``render_v1.RENDERERS``, ``render_v2.RENDERERS``), and a row in
+Adding a kind: one dataclass here, its function in ``render_v1`` and/or
+``render_v2``, its row in ``transforms.render.RENDERERS``, and a row in
 ``tests/test_transforms_render.py``.
 """
 
