@@ -14,8 +14,6 @@ from transforms.models import Alias, validate
 from transforms.operations import Merge
 from transforms.settings import Settings
 
-_new = object.__new__
-
 
 def map_alias(raw: dict, settings: Settings) -> list:
     event = validate(Alias, lookups.unmap_destination(raw))
@@ -28,14 +26,5 @@ def map_alias(raw: dict, settings: Settings) -> list:
     # cio_<id>, an email or an id, as the merge call's identifiers allow.
     primary_ids, secondary_ids = relationship_identifiers(primary), relationship_identifiers(secondary)
     (kind, value), = primary_ids.items()
-    # Merge(key, message_id, seconds, "alias", primary_ids, secondary_ids),
-    # field by field: cheaper than calling the dataclass (see the CioRequest
-    # in transforms/build.py).
-    merge = _new(Merge)
-    merge.key = f"{kind}:{value}"
-    merge.message_id = lookups.message_id(event)
-    merge.seconds = lookups.event_seconds(event)
-    merge.source = "alias"
-    merge.primary = primary_ids
-    merge.secondary = secondary_ids
-    return [merge]
+    return [Merge(f"{kind}:{value}", lookups.message_id(event), lookups.event_seconds(event), "alias",
+                  primary_ids, secondary_ids)]

@@ -24,7 +24,6 @@ from transforms.timestamps import convert_timestamps
 
 ACTIONS = frozenset(("identify", "delete", "add_relationships", "delete_relationships"))
 _MISSING = (None, "")
-_new = object.__new__
 
 
 def object_action(event: dict) -> str:
@@ -86,17 +85,5 @@ def map_group(raw: dict, settings: Settings) -> list:
                 attributes = None  # add_relationships changes no attribute of the object
             action = anonymous_object_action(action)
             related = [anonymous_relationship(anonymous_id, membership)]
-    # ObjectChange(key, message_id, seconds, "group", object_type, object_id,
-    # action, attributes, related), field by field: cheaper than calling the
-    # dataclass (see the CioRequest in transforms/build.py).
-    change = _new(ObjectChange)
-    change.key = f"object:{object_type}:{object_id}"
-    change.message_id = lookups.message_id(event)
-    change.seconds = lookups.event_seconds(event)
-    change.source = "group"
-    change.object_type = object_type
-    change.object_id = object_id
-    change.action = action
-    change.attributes = attributes
-    change.relationships = related
-    return [change]
+    return [ObjectChange(f"object:{object_type}:{object_id}", lookups.message_id(event), lookups.event_seconds(event),
+                         "group", object_type, object_id, action, attributes, related)]

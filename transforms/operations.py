@@ -36,10 +36,9 @@ _SHORT_ID = MAX_PERSON_ID_BYTES // 4  # at most 4 UTF-8 bytes a character: short
 # Slotted dataclasses built with positional arguments: one is built per
 # event, and keyword arguments or a frozen dataclass cost a measurable part
 # of the mapping's time (see transforms/request.py). The ones every event
-# of a type builds (Event in transforms/events.py, PersonUpdate in
-# transforms/identify.py, ObjectChange in transforms/objects.py, Merge in
-# transforms/merge.py) are set field by field instead, for the reason
-# transforms/build.py gives.
+# of the most common types builds (Event in transforms/events.py,
+# PersonUpdate in transforms/identify.py) are set field by field instead,
+# for the reason transforms/build.py gives.
 
 
 @dataclass(slots=True)
