@@ -5,13 +5,15 @@ Each test holds a speed-minded implementation to a straightforward reference
 key order, same errors.
 """
 
+from datetime import datetime
+
 from hypothesis import given, settings as hsettings, strategies as st
 
 from transforms import MappingError, load_settings, map_event
 from transforms import lookups
 from transforms.identify import ADDRESS_KEYS, EXCLUDED_TRAITS, identify_attributes
 from transforms.ids import _TRIPLES, id_text, normalize_id, ulid_parts_text, ulid_text
-from transforms.times import to_unix
+from transforms.times import to_seconds, to_unix
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -121,3 +123,37 @@ def test_look_up_fast_paths_agree_with_the_plain_look_ups(event):
     value = event.get("userId")
     if value not in (None, ""):
         assert _result(lambda: lookups.user_id(event)) == _result(lambda: normalize_id(value, "userId"))
+
+
+# Event times: the forms SDKs send, and the edges of what fromisoformat and
+# timestamp() accept (years 1 and 9999 with offsets overflow; no zone is UTC;
+# eight digits are a number).
+iso_times = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)).flatmap(
+    lambda moment: st.sampled_from([
+        moment.isoformat(), moment.isoformat() + "Z", moment.isoformat() + "+14:00", moment.isoformat() + "-14:00",
+        moment.isoformat(timespec="milliseconds") + "Z", f" {moment.isoformat()}Z ", moment.date().isoformat(),
+        moment.strftime("%Y%m%d"),
+    ]))
+event_times = (iso_times | st.sampled_from(["", "soon", "2024-13-01T00:00:00Z", "1714557600", "1714557600000"])
+               | st.integers(-(2**70), 2**70) | st.floats() | st.booleans() | st.none())
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(event_times, event_times)
+def test_event_seconds_fast_path_is_to_seconds_of_the_first_time_present(timestamp, original):
+    event = {"timestamp": timestamp, "originalTimestamp": original}
+    chosen = timestamp if timestamp not in (None, "") else original
+    expected = None if chosen in (None, "") else to_seconds(chosen)
+    assert lookups.event_seconds(event) == expected
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(ids, st.sampled_from(["track", "page", "screen"]))
+def test_event_message_id_fast_path_is_the_look_up(value, kind):
+    event = {"type": kind, "event": "Clicked", "name": "Home", "userId": "u1", "messageId": value}
+    expected = _result(lambda: lookups.message_id(event))
+    got = _result(lambda: map_event(event, load_settings(site_id="s", api_key="k"))[0].message_id)
+    if expected[0] == "error":
+        assert got[0] == "error"
+    else:
+        assert got == expected

@@ -134,18 +134,21 @@ def ulid_parts_text(millis: int, randomness: int) -> str:
 
     The two parts are encoded apart (each is a whole number of characters:
     10 of 5 bits for the time, its top 2 bits zero, and 16 for the
-    randomness): shifting a 48-bit and an 80-bit int costs less than
-    shifting the 128-bit whole, and dedup_id has the parts. Each part is
-    three 15-bit look-ups (five for the randomness) and one 5-bit character.
+    randomness), and each is first cut into ints of at most 30 bits (a
+    single CPython digit), whose shifts and masks cost much less than those
+    of the 48- and 80-bit wholes. Each character triple is one 15-bit
+    look-up, the last character of each part one 5-bit look-up.
     """
     t = _TRIPLES
     c = _CROCKFORD
-    m = millis
-    r = randomness
+    high = millis >> 20  # characters 0-5 of the time (28 bits)
+    low = millis & 1048575  # characters 6-9 (20 bits)
+    first = randomness >> 50  # characters 0-5 of the randomness (30 bits)
+    middle = randomness >> 20 & 1073741823  # characters 6-11 (30 bits)
+    last = randomness & 1048575  # characters 12-15 (20 bits)
     return "".join((
-        t[m >> 35 & 32767], t[m >> 20 & 32767], t[m >> 5 & 32767], c[m & 31],
-        t[r >> 65 & 32767], t[r >> 50 & 32767], t[r >> 35 & 32767], t[r >> 20 & 32767],
-        t[r >> 5 & 32767], c[r & 31],
+        t[high >> 15], t[high & 32767], t[low >> 5], c[low & 31],
+        t[first >> 15], t[first & 32767], t[middle >> 15], t[middle & 32767], t[last >> 5], c[last & 31],
     ))
 
 

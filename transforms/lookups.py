@@ -12,10 +12,13 @@ rewritten here too, before checking.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from transforms.ids import id_text, normalize_id
 from transforms.times import to_seconds
+
+_fromisoformat = datetime.fromisoformat
 
 MISSING = (None, "")
 _EMPTY: dict = {}
@@ -109,6 +112,13 @@ def event_seconds(event: dict) -> float | None:
         value = event.get("originalTimestamp")
         if value is None or value == "":
             return None
+    if type(value) is str:  # the usual "2024-05-01T10:00:00.123Z": to_seconds' first case, without its call
+        try:
+            parsed = _fromisoformat(value)
+            if parsed.tzinfo is not None:
+                return parsed.timestamp()
+        except (ValueError, OverflowError):
+            pass  # to_seconds decides
     return to_seconds(value)
 
 
