@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -28,10 +29,10 @@ from pipeline.options import (
     job_config,
     unknown_flags,
 )
-from pipeline import stopping
+from pipeline import local_stop, stopping
 from pipeline.in_flight import wait_for_senders
 from pipeline.preflight import check_credentials
-from pipeline.runner import default_runner
+from pipeline.runner import default_runner, is_local_runner
 from pipeline.sinks import dead_letter_files, removing_new_temp_folders
 from pipeline.summary import (
     IN_PROCESS_TALLY,
@@ -149,13 +150,31 @@ def run(argv: list[str] | None = None) -> int:
         return EXIT_SETTINGS
     with removing_new_temp_folders(config):
         if config.streaming:
-            pipeline.run().wait_until_finish()
-            return EXIT_OK
+            return _run_streaming(pipeline, is_local_runner(options))
         return _run_batch(pipeline, config, started)
 
 
 def _say(line: str) -> None:
     print(f"cio-pipeline: {line}", file=sys.stderr, flush=True)
+
+
+def _run_streaming(pipeline: beam.Pipeline, local: bool) -> int:
+    """Runs a streaming job until it ends or is stopped; returns the exit status.
+
+    A streaming job has no end of its own: a local one is stopped with
+    Ctrl-C or SIGTERM, and first finishes what it has taken from the
+    subscription (pipeline/local_stop.py). A job on Dataflow runs on
+    without this process: Ctrl-C only stops waiting for it.
+    """
+    if local:
+        return local_stop.run_until_stopped(pipeline, _say)
+    try:
+        pipeline.run().wait_until_finish()
+    except KeyboardInterrupt:
+        _say("stopped waiting; the job runs on in Dataflow: stop it with "
+             "`gcloud dataflow jobs drain JOB_ID` (it finishes what it has pulled) or `... cancel JOB_ID`")
+        return 128 + signal.SIGINT
+    return EXIT_OK
 
 
 def _run_batch(pipeline: beam.Pipeline, config, started: float) -> int:

@@ -10,6 +10,7 @@ import collections
 import glob
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -186,6 +187,17 @@ def test_streaming_job_reads_pubsub_and_delivers_batched_objects(tmp_path, sandb
             time.sleep(0.5)
         (bad,) = read_dead_letters(dead_dir / "events")
         assert bad["raw"] == "this is not json" and bad["stage"] == "parse"
+
+        # Ctrl-C stops a local streaming job once what it took is through (pipeline/local_stop.py),
+        # at once here since it is idle, with one line and no traceback.
+        job.send_signal(signal.SIGINT)
+        out, _ = job.communicate(timeout=15)  # not waiting out the runner's 30 s pull
+        said = out.decode(errors="replace")
+        assert job.returncode == 130, said[-3000:]
+        assert "Traceback" not in said and "KeyboardInterrupt" not in said, said[-3000:]
+        assert ("stopped by SIGINT: every message taken from the subscription was delivered or dead-lettered"
+                in said), said[-3000:]
+        assert set(delivered_seqs(sandbox)) == valid
     finally:
         job.terminate()
         try:
