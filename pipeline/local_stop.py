@@ -153,35 +153,34 @@ def run_until_stopped(pipeline, say: Callable[[str], None]) -> int:
     is through (at most ``STOP_SECONDS``), cancels the job and says how it
     ended (``say``); a second one stops at once.
     """
-    previous = {signum: signal.signal(signum, _raise_signalled) for signum in (signal.SIGINT, signal.SIGTERM)}
     result = None
-    try:
-        with stoppable_pulls():
+    with stoppable_pulls():
+        previous = {signum: signal.signal(signum, _raise_signalled) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            result = pipeline.run()
+            _wait_until_finish(result)
+            return 0
+        except _Signalled as stop:
+            name = signal.Signals(stop.signum).name
+            request_stop()
+            say(f"{name} received: finishing the messages already taken from the subscription "
+                f"(a second signal stops at once)")
             try:
-                result = pipeline.run()
-                _wait_until_finish(result)
-                return 0
-            except _Signalled as stop:
-                name = signal.Signals(stop.signum).name
-                request_stop()
-                say(f"{name} received: finishing the messages already taken from the subscription "
-                    f"(a second signal stops at once)")
-                try:
-                    clean = wait_until_idle(STOP_SECONDS)
-                except _Signalled:
-                    clean = False
-                for signum in previous:  # a third signal would only interrupt the cancelling
-                    signal.signal(signum, signal.SIG_IGN)
-                if result is not None:
-                    _cancel(result)
-                if clean:
-                    say(f"stopped by {name}: every message taken from the subscription was delivered or "
-                        f"dead-lettered; the others stay in it for the next job")
-                else:
-                    say(f"stopped by {name} before the job was through the messages it had taken: those "
-                        f"not yet delivered or dead-lettered (at most one pull, 10 messages) are lost "
-                        f"(docs/streaming.md)")
-                return 128 + stop.signum
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+                clean = wait_until_idle(STOP_SECONDS)
+            except _Signalled:
+                clean = False
+            for signum in previous:  # a third signal would only interrupt the cancelling
+                signal.signal(signum, signal.SIG_IGN)
+            if result is not None:
+                _cancel(result)
+            if clean:
+                say(f"stopped by {name}: every message taken from the subscription was delivered or "
+                    f"dead-lettered; the others stay in it for the next job")
+            else:
+                say(f"stopped by {name} before the job was through the messages it had taken: those "
+                    f"not yet delivered or dead-lettered (at most one pull, 10 messages) are lost "
+                    f"(docs/streaming.md)")
+            return 128 + stop.signum
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)

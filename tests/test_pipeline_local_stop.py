@@ -2,12 +2,18 @@
 
 Beam's own pull (``_PubSubReadEvaluator._read_from_pubsub``) runs here for
 real, against a stand-in for Google's subscriber client that records what
-is acknowledged; tests/test_pipeline_end_to_end.py stops a real job, and
+is acknowledged; ``run_until_stopped`` runs with a stand-in job and real
+signals. tests/test_pipeline_end_to_end.py stops a real job, and
 bench/streaming.py one under load.
 """
 
+import os
+import signal
+import threading
+import time
 from datetime import datetime, timezone
 
+import pytest
 from apache_beam.runners.direct.transform_evaluator import _PubSubReadEvaluator
 from google.cloud.pubsub_v1 import types
 
@@ -81,3 +87,62 @@ def test_an_idle_job_stops_at_once():
         assert _PubSubReadEvaluator._read_from_pubsub(Evaluator(client), None) == []
         local_stop.request_stop()
         assert local_stop.wait_until_idle(0)
+
+
+class Job:
+    """A running job as run_until_stopped sees it: a pipeline whose result waits until cancelled."""
+
+    def __init__(self):
+        self.cancelled = threading.Event()
+
+    def run(self):
+        return self
+
+    def wait_until_finish(self):
+        self.cancelled.wait()
+
+    def cancel(self):
+        self.cancelled.set()
+
+
+def _in_a_while(*steps):
+    """Runs each step after a short pause, in order, on a thread of its own."""
+    def run():
+        for step in steps:
+            time.sleep(0.3)
+            step()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _pull(client):
+    return lambda: _PubSubReadEvaluator._read_from_pubsub(Evaluator(client), None)
+
+
+def _signal(signum):
+    return lambda: os.kill(os.getpid(), signum)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_an_idle_job_cancels_it_at_once(signum):
+    job, said = Job(), []
+    _in_a_while(_pull(Subscriber()), _signal(signum))
+    started = time.monotonic()
+    assert local_stop.run_until_stopped(job, said.append) == 128 + signum
+    assert time.monotonic() - started < 5
+    assert job.cancelled.is_set()
+    name = signal.Signals(signum).name
+    assert said[-1].startswith(f"stopped by {name}: every message taken from the subscription was delivered")
+    assert signal.getsignal(signum) is not local_stop._raise_signalled, "the handlers are put back"
+
+
+def test_a_second_signal_stops_before_what_was_taken_is_through():
+    job, said = Job(), []
+    client = Subscriber([received("a")])
+    _in_a_while(_pull(client), _signal(signal.SIGINT), _signal(signal.SIGINT))  # "a" never gets through
+    assert local_stop.run_until_stopped(job, said.append) == 130
+    assert client.acknowledged == ["a"]
+    assert said[0].startswith("SIGINT received: finishing the messages already taken")
+    assert said[-1].startswith("stopped by SIGINT before the job was through the messages it had taken")
+    assert job.cancelled.is_set()
