@@ -16,11 +16,13 @@ runs:
 - once a stop is requested, no message is acknowledged any more: what a
   pull returns after it stays in the subscription (Pub/Sub delivers it
   again after its ack deadline, to the next job) even if this job gets to
-  deliver it too (Customer.io drops the repeat by its dedup id).
+  deliver it too (Customer.io drops a repeated event by its dedup id; a
+  repeated identify sets the same attributes again).
 
 So the job can be cancelled as soon as it is idle: nothing it acknowledged
 is left undone. ``run_until_stopped`` runs a job that way on SIGINT or
-SIGTERM (pipeline/main.py calls it for a local streaming job). tests/test_pipeline_end_to_end.py stops a job this way, and
+SIGTERM (pipeline/main.py calls it for a local streaming job);
+tests/test_pipeline_end_to_end.py stops a real job, and
 ``bench/streaming.py`` counts what a stop under load loses.
 """
 
